@@ -1,0 +1,38 @@
+import type { z } from 'zod';
+import type { RunProgress } from '../../db/schema';
+
+/** What a job handler gets: its validated config, the run's seed, and ways to report. */
+export interface RunContext<Config> {
+  runId: string;
+  config: Config;
+  seed: number;
+  /** Throttled; throws RunCancelledError when the run was cancelled or superseded. */
+  reportProgress(progress: RunProgress): Promise<void>;
+  log(message: string, level?: 'info' | 'warn' | 'error'): Promise<void>;
+}
+
+export interface ModelOutput {
+  name: string;
+  kind: string;
+  weights: string | Uint8Array;
+  metadata: Record<string, unknown>;
+}
+
+/** What a handler returns; the runner stores it in one transaction. */
+export interface RunOutput {
+  metrics: Record<string, number>;
+  timings: Record<string, number>;
+  artifacts: Record<string, unknown>;
+  models?: ModelOutput[];
+}
+
+export interface RunHandler<Schema extends z.ZodType = z.ZodType> {
+  configSchema: Schema;
+  /** Whether the handler trains or samples with tensors (the run then records the backend). */
+  usesTensors: boolean;
+  run(context: RunContext<z.infer<Schema>>): Promise<RunOutput>;
+}
+
+export function defineHandler<Schema extends z.ZodType>(handler: RunHandler<Schema>): RunHandler<Schema> {
+  return handler;
+}
