@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AppDb, AppTx } from './client';
+import { formatBytes } from '../server/format';
 import { blobs } from './schema';
 
 export class BlobTooLargeError extends Error {
@@ -23,17 +24,6 @@ export type BlobSource = Readable | AsyncIterable<Uint8Array> | Uint8Array | str
 export interface StoredBlob {
   sha256: string;
   sizeBytes: number;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 export class BlobStore {

@@ -25,6 +25,8 @@ export interface Database {
   pglite?: PGlite;
   /** Where the data lives, for logs: a folder, 'memory', or the server without password. */
   location: string;
+  /** The PostgreSQL URL (with credentials) in server mode, for the queue's own pool. */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -43,8 +45,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     const client = postgres(options.url, { max: 10, onnotice: () => {} });
     const db = drizzlePostgres(client, { schema });
     await migratePostgres(db, { migrationsFolder });
-    const location = options.url.replace(/\/\/[^@/]*@/, '//');
-    return { db: db as unknown as AppDb, mode: 'postgresql', location, close: () => client.end() };
+    const location = options.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    return { db: db as unknown as AppDb, mode: 'postgresql', location, url: options.url, close: () => client.end() };
   }
 
   let releaseLock = () => {};

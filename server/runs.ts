@@ -6,7 +6,6 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { runLogs, runs } from '../db/schema';
 import { enqueueRun, RUN_QUEUE } from './jobs/queue';
 import type { Runtime } from './runtime';
-import { codeVersion } from './version';
 
 export interface NewRun {
   projectId: string;
@@ -18,7 +17,7 @@ export interface NewRun {
 }
 
 /** Inserts the run and its job in one transaction: either both exist or neither. */
-export async function createRun(runtime: Pick<Runtime, 'db' | 'queue'>, run: NewRun) {
+export async function createRun(runtime: Pick<Runtime, 'db' | 'queue' | 'codeVersion'>, run: NewRun) {
   return runtime.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(runs)
@@ -29,7 +28,7 @@ export async function createRun(runtime: Pick<Runtime, 'db' | 'queue'>, run: New
         config: run.config,
         seed: run.seed,
         createdBy: run.userId,
-        codeVersion: codeVersion(),
+        codeVersion: runtime.codeVersion,
       })
       .returning();
     const jobId = await enqueueRun(runtime.queue, tx, row.id);

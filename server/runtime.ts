@@ -11,7 +11,9 @@ import { BlobStore } from '../db/blobs';
 import { openDatabase, type AppDb, type Database } from '../db/client';
 import { createAuth, type Auth } from './auth';
 import type { Env } from './env';
+import { currentTensorBackend, type TensorBackendInfo } from './engines/tensor';
 import { startQueue } from './jobs/queue';
+import { codeVersion, packageVersion } from './version';
 
 export interface Runtime {
   env: Env;
@@ -20,6 +22,11 @@ export interface Runtime {
   auth: Auth;
   blobs: BlobStore;
   queue: PgBoss;
+  packageVersion: string;
+  /** Stored with every run: package version + git commit. */
+  codeVersion: string;
+  /** The backend the in-process worker chose, once it has run a tensor job. */
+  tensorBackend(): TensorBackendInfo | undefined;
   close(): Promise<void>;
 }
 
@@ -45,6 +52,9 @@ export async function createRuntime(env: Env, options: CreateRuntimeOptions = {}
       auth,
       blobs,
       queue,
+      packageVersion,
+      codeVersion: codeVersion(),
+      tensorBackend: currentTensorBackend,
       close: async () => {
         await queue.stop({ graceful: false, timeout: 2000 });
         await database.close();
@@ -64,17 +74,4 @@ function authSecret(env: Env): string {
     fs.writeFileSync(file, crypto.randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
   }
   return fs.readFileSync(file, 'utf8').trim();
-}
-
-const globalKey = Symbol.for('tributary.runtime');
-type GlobalWithRuntime = typeof globalThis & { [globalKey]?: Runtime };
-
-export function setRuntime(runtime: Runtime | undefined): void {
-  (globalThis as GlobalWithRuntime)[globalKey] = runtime;
-}
-
-export function getRuntime(): Runtime {
-  const runtime = (globalThis as GlobalWithRuntime)[globalKey];
-  if (!runtime) throw new Error('Tributary runtime not started: run the server with `npm start`.');
-  return runtime;
 }

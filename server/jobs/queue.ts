@@ -25,7 +25,7 @@ export async function startQueue(database: Database): Promise<PgBoss> {
   const boss =
     database.mode === 'pglite' && database.pglite
       ? new PgBoss({ db: fromPglite(database.pglite), backend: 'pglite', ...common })
-      : new PgBoss({ connectionString: database.location, max: 4, ...common });
+      : new PgBoss({ connectionString: database.url, max: 4, ...common });
   boss.on('error', (error) => console.error('[queue]', error));
   await boss.start();
   if (!(await boss.getQueue(RUN_QUEUE))) {

@@ -2,17 +2,8 @@
  * A trivial job for queue throughput benchmarks and tests of the job machinery
  * (cancellation, failure, crash recovery) without any compute.
  */
-import { z } from 'zod';
+import { noopConfigSchema } from '../../server/jobs/noopConfig';
 import { defineHandler } from './types';
-
-export const noopConfigSchema = z
-  .object({
-    /** Total time to spend, in small slices with a progress report after each. */
-    durationMs: z.number().int().min(0).max(600_000).default(0),
-    /** When set, the job fails with this message after its duration. */
-    failWith: z.string().max(500).optional(),
-  })
-  .strict();
 
 export const noopHandler = defineHandler({
   configSchema: noopConfigSchema,

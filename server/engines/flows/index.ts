@@ -1,0 +1,8 @@
+/** Flows (DESIGN.md §1): velocity fields, conditional flow matching, ODE solvers, score, likelihood, toys. */
+export * from './velocityField';
+export * from './conditionalFlowMatching';
+export * from './ode';
+export * from './score';
+export * from './likelihood';
+export * from './train';
+export * from './toy2d';

@@ -1,0 +1,151 @@
+/**
+ * Tensor backend selection (DESIGN.md "Stack → Tensor backend"): chosen once per process, best first —
+ * `@tensorflow/tfjs-node-gpu` (CUDA), `@tensorflow/tfjs-node`, `@tensorflow/tfjs-backend-wasm`, plain `cpu`.
+ *
+ * Every engine imports `tf` from here so that the whole process shares one tfjs instance and one backend.
+ * The native backends are optional dependencies that may be absent; their imports go through a variable
+ * module name so that bundlers and vitest do not try to resolve them statically.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+export { tf };
+
+export type TensorBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface TensorBackendInfo {
+  name: TensorBackendName;
+  /** Human-readable: tfjs version, threads, CUDA, … (the caller logs it). */
+  detail: string;
+}
+
+/** Best first, as DESIGN.md orders them. */
+const autoOrder: readonly TensorBackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+let selection: Promise<TensorBackendInfo> | undefined;
+let selected: TensorBackendInfo | undefined;
+
+/**
+ * Selects and initialises the tensor backend. Idempotent: later calls with `'auto'` or with the name
+ * already selected return the same (memoised) promise. An explicit name tries only that backend and
+ * throws a clear Error when it cannot be loaded; asking for a different explicit name later switches
+ * backends (benchmarks and tests compare backends in one process).
+ */
+export function initTensorBackend(prefer: 'auto' | TensorBackendName = 'auto'): Promise<TensorBackendInfo> {
+  if (selection && (prefer === 'auto' || prefer === selected?.name)) return selection;
+  const attempt = prefer === 'auto' ? selectFirstWorking(autoOrder) : activate(prefer);
+  const memo = attempt.then((info) => {
+    selected = info;
+    return info;
+  });
+  selection = memo;
+  // A failed selection must not poison later calls (e.g. a retry with another preference).
+  memo.catch(() => {
+    if (selection === memo) selection = undefined;
+  });
+  return memo;
+}
+
+/** The backend chosen by `initTensorBackend`, or undefined before it resolved. */
+export function currentTensorBackend(): TensorBackendInfo | undefined {
+  return selected && tf.getBackend() === tfjsBackendName(selected.name) ? selected : undefined;
+}
+
+async function selectFirstWorking(order: readonly TensorBackendName[]): Promise<TensorBackendInfo> {
+  const failures: string[] = [];
+  for (const name of order) {
+    try {
+      return await activate(name);
+    } catch (error) {
+      failures.push(`${name}: ${errorMessage(error)}`);
+    }
+  }
+  throw new Error(`No tensor backend could be initialised (${failures.join('; ')})`);
+}
+
+/** tfjs registers both native packages under the same backend name. */
+function tfjsBackendName(name: TensorBackendName): string {
+  return name === 'tensorflow-gpu' ? 'tensorflow' : name;
+}
+
+async function activate(name: TensorBackendName): Promise<TensorBackendInfo> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      await importOptional('@tensorflow/tfjs-node-gpu');
+      await switchTo('tensorflow');
+      return { name, detail: `tfjs ${tf.version.tfjs}, libtensorflow with CUDA (tfjs-node-gpu)` };
+    case 'tensorflow':
+      await importOptional('@tensorflow/tfjs-node');
+      await switchTo('tensorflow');
+      return { name, detail: `tfjs ${tf.version.tfjs}, libtensorflow CPU (tfjs-node)` };
+    case 'wasm':
+      await loadWasmBackend();
+      await switchTo('wasm');
+      return { name, detail: `tfjs ${tf.version.tfjs}, WebAssembly ${describeWasmFeatures()}` };
+    case 'cpu':
+      await switchTo('cpu');
+      return { name, detail: `tfjs ${tf.version.tfjs}, plain JavaScript, 1 thread` };
+  }
+}
+
+/** Optional native packages: a variable specifier keeps bundlers from resolving them at build time. */
+async function importOptional(specifier: string): Promise<void> {
+  try {
+    await import(/* @vite-ignore */ specifier);
+  } catch (error) {
+    throw new Error(`${specifier} is not installed or failed to load (${errorMessage(error)})`);
+  }
+}
+
+let wasmPathsConfigured = false;
+
+/**
+ * In Node the wasm binaries sit next to the package's entry point (node_modules/…/dist); pointing
+ * `setWasmPaths` at that directory makes loading independent of the current working directory.
+ */
+async function loadWasmBackend(): Promise<void> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  if (wasmPathsConfigured) return;
+  const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+  wasm.setWasmPaths(path.dirname(entry) + path.sep);
+  wasmPathsConfigured = true;
+}
+
+function describeWasmFeatures(): string {
+  const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+  return `(${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'multi-threaded' : '1 thread'})`;
+}
+
+async function switchTo(backendName: string): Promise<void> {
+  const ok = await tf.setBackend(backendName);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== backendName) {
+    throw new Error(`tf.setBackend('${backendName}') failed`);
+  }
+  verifyArithmetic(backendName);
+}
+
+/**
+ * A backend that initialises but computes wrongly (or lacks the kernels the flows use) must not be
+ * selected: check a matrix product and a gradient through the ops an MLP velocity field needs.
+ */
+function verifyArithmetic(backendName: string): void {
+  const [product, gradient] = tf.tidy(() => {
+    const a = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
+    const b = tf.tensor2d([[5], [6]]);
+    const grad = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, tf.sigmoid(x))))(tf.tensor1d([0]));
+    return [tf.matMul(a, b).dataSync(), grad.dataSync()];
+  });
+  // [1 2; 3 4]·[5; 6] = [17; 39]; d/dx x·σ(x) at 0 = σ(0) = 0.5.
+  const ok = product[0] === 17 && product[1] === 39 && Math.abs(gradient[0] - 0.5) < 1e-6;
+  if (!ok) throw new Error(`backend '${backendName}' failed its arithmetic self-check`);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n')[0] : String(error);
+}

@@ -1,0 +1,15 @@
+/**
+ * The job kinds a user can start, with their config schemas. Kept free of tensor code so the API
+ * validates a run request completely before anything is queued; workers validate again.
+ */
+import { z } from 'zod';
+import { flow2dConfigSchema } from './flow2dConfig';
+import { noopConfigSchema } from './noopConfig';
+
+export const runRequestSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('flow2d'), config: flow2dConfigSchema.default(flow2dConfigSchema.parse({})) }),
+  z.object({ kind: z.literal('noop'), config: noopConfigSchema.default(noopConfigSchema.parse({})) }),
+]);
+
+export type RunRequest = z.infer<typeof runRequestSchema>;
+export type RunKind = RunRequest['kind'];
