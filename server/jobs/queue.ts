@@ -15,13 +15,15 @@ export interface RunJobData {
 
 /**
  * A worker that dies stops its heartbeat; after `heartbeatSeconds` (pg-boss's minimum, 10 s) plus
- * one monitor interval, the job is retried on another worker.
+ * at most one supervision pass, the job is retried on another worker.
  */
 export const RUN_HEARTBEAT_SECONDS = 10;
 const MONITOR_INTERVAL_SECONDS = 2;
+/** Heartbeat expiry is checked in supervision passes (pg-boss's default is every 60 s). */
+const SUPERVISE_INTERVAL_SECONDS = 5;
 
 export async function startQueue(database: Database): Promise<PgBoss> {
-  const common = { monitorIntervalSeconds: MONITOR_INTERVAL_SECONDS, superviseIntervalSeconds: 30 };
+  const common = { monitorIntervalSeconds: MONITOR_INTERVAL_SECONDS, superviseIntervalSeconds: SUPERVISE_INTERVAL_SECONDS };
   const boss =
     database.mode === 'pglite' && database.pglite
       ? new PgBoss({ db: fromPglite(database.pglite), backend: 'pglite', ...common })

@@ -67,7 +67,9 @@ class WeightAverage {
     private readonly decay: number,
   ) {
     if (!(decay >= 0 && decay < 1)) throw new Error(`EMA decay must lie in [0, 1), got ${decay}`);
-    this.shadows = variables.map((v) => tf.variable(v.clone(), false));
+    // A variable shares its initial value's data by reference count and assign() swaps in new data rather
+    // than writing in place, so the shadows start equal to θ and evolve independently of it.
+    this.shadows = variables.map((v) => tf.variable(v, false));
   }
 
   update(): void {
