@@ -17,8 +17,11 @@ export interface NewRun {
 }
 
 /** Inserts the run and its job in one transaction: either both exist or neither. */
-export async function createRun(runtime: Pick<Runtime, 'db' | 'queue' | 'codeVersion'>, run: NewRun) {
-  return runtime.db.transaction(async (tx) => {
+export async function createRun(
+  runtime: Pick<Runtime, 'db' | 'queue' | 'codeVersion' | 'localWorkerIds'>,
+  run: NewRun,
+) {
+  const created = await runtime.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(runs)
       .values({
@@ -36,6 +39,9 @@ export async function createRun(runtime: Pick<Runtime, 'db' | 'queue' | 'codeVer
     await tx.insert(runLogs).values({ runId: row.id, level: 'info', message: `Queued ${run.kind} run` });
     return { ...row, jobId };
   });
+  // A worker in this process starts at once rather than at its next poll (PGlite has no NOTIFY).
+  for (const workerId of runtime.localWorkerIds) runtime.queue.notifyWorker(workerId);
+  return created;
 }
 
 /**

@@ -22,6 +22,8 @@ export interface Runtime {
   auth: Auth;
   blobs: BlobStore;
   queue: PgBoss;
+  /** pg-boss ids of the workers in this process, woken directly when a run is queued here. */
+  localWorkerIds: Set<string>;
   packageVersion: string;
   /** Stored with every run: package version + git commit. */
   codeVersion: string;
@@ -52,6 +54,7 @@ export async function createRuntime(env: Env, options: CreateRuntimeOptions = {}
       auth,
       blobs,
       queue,
+      localWorkerIds: new Set(),
       packageVersion,
       codeVersion: codeVersion(),
       tensorBackend: currentTensorBackend,

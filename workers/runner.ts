@@ -30,18 +30,34 @@ export interface WorkerOptions {
 }
 
 export async function startWorker(
-  runtime: Pick<Runtime, 'db' | 'queue' | 'blobs' | 'env'>,
+  runtime: Pick<Runtime, 'db' | 'queue' | 'blobs' | 'env' | 'localWorkerIds'>,
   options: WorkerOptions,
 ): Promise<{ stop(): Promise<void> }> {
   const workerName = options.name ?? `pid ${process.pid}`;
-  const workId = await runtime.queue.work<RunJobData>(
+  let workId = '';
+  workId = await runtime.queue.work<RunJobData>(
     RUN_QUEUE,
-    { localConcurrency: options.concurrency, pollingIntervalSeconds: 0.5 },
+    {
+      localConcurrency: options.concurrency,
+      pollingIntervalSeconds: 0.5,
+      // With NOTIFY active, polling is only a backstop.
+      notifyPollingIntervalSeconds: 5,
+      // A backlog (seen in the queue stats) is drained without pauses between fetches.
+      burstWhenReadyExceeds: 1,
+    },
     async ([job]: Job<RunJobData>[]) => {
       await executeRun(runtime, job.data.runId, workerName);
+      // Look for the next job right away: a backlog drains without a polling pause per job.
+      runtime.queue.notifyWorker(workId);
     },
   );
-  return { stop: () => runtime.queue.offWork(RUN_QUEUE, { id: workId, wait: false }) };
+  runtime.localWorkerIds.add(workId);
+  return {
+    stop: () => {
+      runtime.localWorkerIds.delete(workId);
+      return runtime.queue.offWork(RUN_QUEUE, { id: workId, wait: false });
+    },
+  };
 }
 
 /** Runs one attempt of a run. Handler errors are stored on the run; only infrastructure errors throw. */

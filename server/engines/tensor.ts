@@ -82,6 +82,7 @@ async function activate(name: TensorBackendName): Promise<TensorBackendInfo> {
     case 'wasm':
       await loadWasmBackend();
       await switchTo('wasm');
+      useTransposeFreeMatMulGradient();
       return { name, detail: `tfjs ${tf.version.tfjs}, WebAssembly ${describeWasmFeatures()}` };
     case 'cpu':
       await switchTo('cpu');
@@ -94,7 +95,9 @@ async function importOptional(specifier: string): Promise<void> {
   try {
     await import(/* @vite-ignore */ specifier);
   } catch (error) {
-    throw new Error(`${specifier} is not installed or failed to load (${errorMessage(error)})`);
+    throw new Error(`${specifier} is not installed or failed to load (${errorMessage(error)})`, {
+      cause: error,
+    });
   }
 }
 
@@ -110,6 +113,36 @@ async function loadWasmBackend(): Promise<void> {
   const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(path.dirname(entry) + path.sep);
   wasmPathsConfigured = true;
+}
+
+let matMulGradientReplaced = false;
+
+/**
+ * Replaces the gradient of 2-D matMul with one that transposes explicitly and then multiplies plainly.
+ * Why: the wasm backend's matMul with a transpose flag has no XNNPACK path and runs about 10× slower than
+ * a plain product, and tfjs's own gradient (dA = dY·Bᵀ, dB = Aᵀ·dY) uses exactly those flags, so backprop
+ * (training, likelihood divergences) was dominated by it. Same mathematics; batched (rank-3) and already
+ * transposed products keep the original gradient. The per-input gradients stay lazy, so a gradient with
+ * respect to inputs only (the likelihood's divergence) never computes the weight gradient.
+ */
+function useTransposeFreeMatMulGradient(): void {
+  if (matMulGradientReplaced) return;
+  const original = tf.getGradient('BatchMatMul');
+  tf.registerGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b] = saved;
+      const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
+      if (a.rank !== 2 || b.rank !== 2 || transposeA || transposeB)
+        return original.gradFunc(dy, saved, attrs);
+      const dy2 = dy as tf.Tensor2D;
+      return {
+        a: () => tf.matMul(dy2, tf.transpose(b as tf.Tensor2D)),
+        b: () => tf.matMul(tf.transpose(a as tf.Tensor2D), dy2),
+      };
+    },
+  });
+  matMulGradientReplaced = true;
 }
 
 function describeWasmFeatures(): string {

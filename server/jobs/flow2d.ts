@@ -113,7 +113,7 @@ export async function runFlow2d(config: Flow2dConfig, opts: Flow2dOptions = {}):
       onStep: onProgress && ((info) => onProgress({ ...info, phase: 'Training' })),
     });
     const report = async (phase: string, etaSeconds: number) => {
-      if (signal?.aborted) throw signal.reason ?? new Error('flow2d aborted');
+      throwIfAborted(signal);
       await onProgress?.({
         step: config.steps,
         totalSteps: config.steps,
@@ -131,14 +131,16 @@ export async function runFlow2d(config: Flow2dConfig, opts: Flow2dOptions = {}):
     await report('Density grid', 0);
     started = performance.now();
     const grid = gridPoints(density, config.gridSize);
-    const gridLogDensity = await chunkedLogLikelihood(field, grid.points, config, signal);
+    const gridLogDensity = await chunkedLogLikelihood(field, grid.points, config, signal, (done, total) =>
+      report('Density grid', ((performance.now() - started) / 1000 / done) * (total - done)),
+    );
     const z = Array.from({ length: config.gridSize }, (_, row) =>
       Array.from(gridLogDensity.subarray(row * config.gridSize, (row + 1) * config.gridSize)),
     );
 
     await report('Held-out likelihood', 0);
     const heldOut = sampleToy(density, heldOutCount, createRng(heldOutSeed));
-    const heldOutLogLikelihood = await chunkedLogLikelihood(field, heldOut, config, signal);
+    const heldOutLogLikelihood = await chunkedLogLikelihood(field, heldOut, config, signal, () => undefined);
     const densitySeconds = (performance.now() - started) / 1000;
 
     return {
@@ -164,7 +166,7 @@ export async function runFlow2d(config: Flow2dConfig, opts: Flow2dOptions = {}):
 /** x1 = ODE solution of dx/dt = v(x, t) from x0 ~ N(0, I) at t = 0 to t = 1 (DESIGN.md §1 "Sampling"). */
 function sampleFlow(field: MlpVelocityField, config: Flow2dConfig, seed: number): number[][] {
   const values = tf.tidy(() => {
-    const x0 = tf.randomNormal([config.sampleCount, 2], 0, 1, 'float32', seed) as tf.Tensor2D;
+    const x0 = tf.randomNormal<tf.Rank.R2>([config.sampleCount, 2], 0, 1, 'float32', seed);
     return odeSolve((x, t) => field.predict(x, t), x0, {
       t0: 0,
       t1: 1,
@@ -183,11 +185,12 @@ async function chunkedLogLikelihood(
   points: Float32Array,
   config: Flow2dConfig,
   signal: AbortSignal | undefined,
+  onChunk: (rowsDone: number, rows: number) => void | Promise<void>,
 ): Promise<Float32Array> {
   const rows = points.length / 2;
   const out = new Float32Array(rows);
   for (let start = 0; start < rows; start += likelihoodChunk) {
-    if (signal?.aborted) throw signal.reason ?? new Error('flow2d aborted');
+    throwIfAborted(signal);
     const count = Math.min(likelihoodChunk, rows - start);
     const chunk = tf.tensor2d(points.subarray(2 * start, 2 * (start + count)), [count, 2]);
     try {
@@ -200,9 +203,14 @@ async function chunkedLogLikelihood(
     } finally {
       chunk.dispose();
     }
+    await onChunk(start + count, rows);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return out;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new DOMException('flow2d aborted', 'AbortError');
 }
 
 /** gridSize × gridSize cell centres over the density's box; points row-major with x varying fastest. */

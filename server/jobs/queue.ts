@@ -23,16 +23,22 @@ const MONITOR_INTERVAL_SECONDS = 2;
 const SUPERVISE_INTERVAL_SECONDS = 5;
 
 export async function startQueue(database: Database): Promise<PgBoss> {
-  const common = { monitorIntervalSeconds: MONITOR_INTERVAL_SECONDS, superviseIntervalSeconds: SUPERVISE_INTERVAL_SECONDS };
+  const common = {
+    monitorIntervalSeconds: MONITOR_INTERVAL_SECONDS,
+    superviseIntervalSeconds: SUPERVISE_INTERVAL_SECONDS,
+  };
+  // On PostgreSQL, workers wake on NOTIFY when a run is queued instead of waiting out their polling
+  // interval. (PGlite's adapter does not deliver NOTIFY to pg-boss's listener; it polls.)
   const boss =
     database.mode === 'pglite' && database.pglite
       ? new PgBoss({ db: fromPglite(database.pglite), backend: 'pglite', ...common })
-      : new PgBoss({ connectionString: database.url, max: 4, ...common });
+      : new PgBoss({ connectionString: database.url, max: 4, useListenNotify: true, ...common });
   boss.on('error', (error) => console.error('[queue]', error));
   await boss.start();
   if (!(await boss.getQueue(RUN_QUEUE))) {
     await boss.createQueue(RUN_QUEUE, {
       heartbeatSeconds: RUN_HEARTBEAT_SECONDS,
+      notify: true,
       expireInSeconds: 24 * 3600,
       retryLimit: 2,
       deleteAfterSeconds: 7 * 24 * 3600,

@@ -88,14 +88,19 @@ export function velocityAndJacobianQuadratics(
   const [rows, dimension] = x.shape;
   const count = probes.shape[0] / rows;
   if (!Number.isInteger(count) || probes.shape[1] !== dimension) {
-    throw new Error(`probes of shape [${probes.shape.join(', ')}] do not fit x of shape [${x.shape.join(', ')}]`);
+    throw new Error(
+      `probes of shape [${probes.shape.join(', ')}] do not fit x of shape [${x.shape.join(', ')}]`,
+    );
   }
   return tf.tidy(() => {
-    const tiled = tf.tile(x, [count, 1]) as tf.Tensor2D;
+    const tiled = tf.tile<tf.Tensor2D>(x, [count, 1]);
     const [vectorJacobian, tiledVelocity] = tf.grads((xs: tf.Tensor, ps: tf.Tensor) =>
       tf.sum(tf.mul(field.predict(xs as tf.Tensor2D, t), ps)),
     )([tiled, probes]);
-    const quadratic = tf.sum(tf.mul(vectorJacobian, probes), 1).reshape([count, rows]).transpose() as tf.Tensor2D;
+    const quadratic = tf
+      .sum(tf.mul(vectorJacobian, probes), 1)
+      .reshape([count, rows])
+      .transpose<tf.Tensor2D>();
     const velocity = tf.slice(tiledVelocity, [0, 0], [rows, dimension]) as tf.Tensor2D;
     return { velocity, quadratic };
   });
@@ -106,7 +111,12 @@ export function divergence(
   field: VelocityField,
   x: tf.Tensor2D,
   t: number,
-  options: { method?: DivergenceMethod; probes?: number; probeDistribution?: ProbeDistribution; seed?: number } = {},
+  options: {
+    method?: DivergenceMethod;
+    probes?: number;
+    probeDistribution?: ProbeDistribution;
+    seed?: number;
+  } = {},
 ): tf.Tensor1D {
   const { method = 'exact', probes = 16, probeDistribution = 'rademacher', seed = 0 } = options;
   return tf.tidy(() => {
@@ -142,7 +152,8 @@ export function logLikelihood(
     seed = 0,
   } = options;
   const [rows, dimension] = x.shape;
-  if (dimension !== field.dimension) throw new Error(`x has ${dimension} columns, the field ${field.dimension}`);
+  if (dimension !== field.dimension)
+    throw new Error(`x has ${dimension} columns, the field ${field.dimension}`);
   if (divergenceMethod === 'hutchinson' && (!Number.isInteger(probes) || probes < 1)) {
     throw new Error(`Hutchinson needs a positive integer number of probes, got ${probes}`);
   }
@@ -184,7 +195,12 @@ export function logLikelihood(
       const probeCount = probeMatrix.shape[0] / count;
       const [x0, traceIntegral] = integrateSystem(
         ([xs], t) => {
-          const { velocity, quadratic } = velocityAndJacobianQuadratics(field, xs as tf.Tensor2D, t, probeMatrix);
+          const { velocity, quadratic } = velocityAndJacobianQuadratics(
+            field,
+            xs as tf.Tensor2D,
+            t,
+            probeMatrix,
+          );
           return [velocity, quadratic];
         },
         [chunk, tf.zeros([count, probeCount])],

@@ -54,7 +54,13 @@ function combine(state: tf.Tensor[], h: number, slopes: tf.Tensor[][], weights: 
  * Heun   k1 = f(y, t), k2 = f(y + h·k1, t + h), y' = y + h/2·(k1 + k2);
  * RK4    classical fourth-order Runge–Kutta, y' = y + h/6·(k1 + 2k2 + 2k3 + k4).
  */
-export function odeStep(f: OdeSystem, state: tf.Tensor[], t: number, h: number, method: OdeMethod): tf.Tensor[] {
+export function odeStep(
+  f: OdeSystem,
+  state: tf.Tensor[],
+  t: number,
+  h: number,
+  method: OdeMethod,
+): tf.Tensor[] {
   switch (method) {
     case 'euler':
       return axpy(state, h, f(state, t));
@@ -76,7 +82,8 @@ export function odeStep(f: OdeSystem, state: tf.Tensor[], t: number, h: number, 
 /** Integrates an augmented system from t0 to t1 in `steps` equal steps; returns the final state. */
 export function integrateSystem(f: OdeSystem, initial: tf.Tensor[], options: IntegrateOptions): tf.Tensor[] {
   const { t0, t1, steps, method, onStep } = options;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`ODE steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`ODE steps must be a positive integer, got ${steps}`);
   if (!odeMethods.includes(method)) throw new Error(`unknown ODE method ${String(method)}`);
   const h = (t1 - t0) / steps;
   let state = initial;
@@ -88,20 +95,22 @@ export function integrateSystem(f: OdeSystem, initial: tf.Tensor[], options: Int
     if (previous !== initial) tf.dispose(previous);
     onStep?.({ step: i + 1, steps, t: t0 + (t1 - t0) * ((i + 1) / steps), state });
   }
-  // Never hand back the caller's own tensors: they may dispose the input and keep the result.
-  return state === initial ? initial.map((y) => y.clone()) : state;
+  return state; // steps ≥ 1, so this is never the caller's initial state
 }
 
 /** dx/dt = f(x, t) for a single tensor state, e.g. sampling x1 from x0 with the flow's velocity. */
 export function odeSolve<T extends tf.Tensor>(
   f: (x: T, t: number) => T,
   x0: T,
-  options: Omit<IntegrateOptions, 'onStep'> & { onStep?: (info: { step: number; steps: number; t: number; x: T }) => void },
+  options: Omit<IntegrateOptions, 'onStep'> & {
+    onStep?: (info: { step: number; steps: number; t: number; x: T }) => void;
+  },
 ): T {
   const { onStep, ...rest } = options;
   const [x1] = integrateSystem(([x], t) => [f(x as T, t)], [x0], {
     ...rest,
-    onStep: onStep && ((info) => onStep({ step: info.step, steps: info.steps, t: info.t, x: info.state[0] as T })),
+    onStep:
+      onStep && ((info) => onStep({ step: info.step, steps: info.steps, t: info.t, x: info.state[0] as T })),
   });
   return x1 as T;
 }

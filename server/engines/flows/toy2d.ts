@@ -113,7 +113,8 @@ const gaussianMixture: ToyDensity = {
 const checkerSquare = 2;
 const checkerHalfWidth = 4;
 const checkerFilledCells: [number, number][] = [];
-for (let i = -2; i < 2; i++) for (let j = -2; j < 2; j++) if ((((i + j) % 2) + 2) % 2 === 0) checkerFilledCells.push([i, j]);
+for (let i = -2; i < 2; i++)
+  for (let j = -2; j < 2; j++) if ((((i + j) % 2) + 2) % 2 === 0) checkerFilledCells.push([i, j]);
 const checkerboard: ToyDensity = {
   sample(rng) {
     const [i, j] = checkerFilledCells[rng.int(checkerFilledCells.length)];
@@ -151,7 +152,8 @@ const densities: Record<ToyDensityName, ToyDensity> = {
 
 function lookup(name: ToyDensityName): ToyDensity {
   const density = densities[name];
-  if (!density) throw new Error(`unknown toy density "${String(name)}" (known: ${toyDensityNames.join(', ')})`);
+  if (!density)
+    throw new Error(`unknown toy density "${String(name)}" (known: ${toyDensityNames.join(', ')})`);
   return density;
 }
 
@@ -176,11 +178,11 @@ export function hasToyLogDensity(name: ToyDensityName): boolean {
  * without a closed form (moons, swiss-roll).
  */
 export function toyLogDensity(name: ToyDensityName, points: ArrayLike<number>): Float64Array | undefined {
-  const { logDensity } = lookup(name);
-  if (!logDensity) return undefined;
+  const density = lookup(name);
+  if (!density.logDensity) return undefined;
   const n = Math.floor(points.length / 2);
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = logDensity(points[2 * i], points[2 * i + 1]);
+  for (let i = 0; i < n; i++) out[i] = density.logDensity(points[2 * i], points[2 * i + 1]);
   return out;
 }
 

@@ -105,7 +105,8 @@ function abortReason(signal: AbortSignal): unknown {
 
 export async function trainFlowMatching(options: TrainFlowMatchingOptions): Promise<TrainFlowMatchingResult> {
   const { field, sampleData, steps, batchSize, learningRate, seed, onStep, signal } = options;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer`);
   if (!(learningRate > 0)) throw new Error(`learningRate must be positive, got ${learningRate}`);
   const reportEvery = options.reportEvery ?? Math.max(1, Math.floor(steps / 100));
@@ -156,7 +157,7 @@ export async function trainFlowMatching(options: TrainFlowMatchingOptions): Prom
     const x1 = sampleData(batchSize, rng);
     try {
       const lossTensor = tf.tidy(() => {
-        const x0 = tf.randomNormal(x1.shape, 0, 1, 'float32', rng.nextSeed()) as tf.Tensor2D;
+        const x0 = tf.randomNormal<tf.Rank.R2>(x1.shape, 0, 1, 'float32', rng.nextSeed());
         const t = tf.randomUniform([x1.shape[0], 1], 0, 1, 'float32', rng.nextSeed());
         const noiseSeed = rng.nextSeed();
         const loss = optimizer.minimize(

@@ -52,11 +52,11 @@ export interface MlpVelocityFieldWeights {
 
 /** One time per row, as a column [n, 1], from a number, a scalar, [n] or [n, 1] tensor. */
 export function timeColumn(t: tf.Tensor | number, rows: number): tf.Tensor2D {
-  return tf.tidy(() => {
-    if (typeof t === 'number') return tf.fill([rows, 1], t) as tf.Tensor2D;
-    if (t.size === 1) return tf.tile(t.reshape([1, 1]), [rows, 1]) as tf.Tensor2D;
+  return tf.tidy((): tf.Tensor2D => {
+    if (typeof t === 'number') return tf.fill<tf.Rank.R2>([rows, 1], t);
+    if (t.size === 1) return tf.tile<tf.Tensor2D>(t.reshape([1, 1]), [rows, 1]);
     if (t.size !== rows) throw new Error(`time has ${t.size} entries for ${rows} rows`);
-    return t.reshape([rows, 1]) as tf.Tensor2D;
+    return tf.reshape<tf.Rank.R2>(t, [rows, 1]);
   });
 }
 
@@ -93,28 +93,6 @@ export function applyActivation(x: tf.Tensor2D, activation: Activation): tf.Tens
   }
 }
 
-/**
- * Affine layer x·W + b with a hand-written gradient that transposes explicitly before multiplying.
- * Why: the wasm backend's matMul with a transpose flag (what tfjs's own gradient uses) is about 10×
- * slower than a plain product (no XNNPACK path), and training and likelihood are dominated by backprop.
- */
-const affine = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, weight, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-  save([x, weight]);
-  return {
-    value: tf.add(tf.matMul(x, weight), bias),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [savedX, savedWeight] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const dy2 = dy as tf.Tensor2D;
-      return [
-        tf.matMul(dy2, tf.transpose(savedWeight)),
-        tf.matMul(tf.transpose(savedX), dy2),
-        tf.matMul(tf.ones([1, dy2.shape[0]]), dy2).reshape([dy2.shape[1]]),
-      ];
-    },
-  };
-}) as (x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
-
 interface DenseLayer {
   weight: tf.Variable<tf.Rank.R2>;
   bias: tf.Variable<tf.Rank.R1>;
@@ -128,7 +106,7 @@ function uniformFanIn(rng: Rng, fanIn: number, size: number): Float32Array {
   return values;
 }
 
-/** A variable holding `values`; the temporary tensor it is made from is released (the variable keeps the data). */
+/** A variable holding `values`; the temporary tensor it is made from is released (the variable keeps it). */
 function variableFrom<R extends tf.Rank>(values: Float32Array, shape: number[]): tf.Variable<R> {
   const initial = tf.tensor(values, shape);
   const variable = tf.variable(initial) as tf.Variable<R>;
@@ -177,7 +155,9 @@ export class MlpVelocityField implements VelocityField {
       if (!entry) throw new Error(`velocity-field weights lack tensor ${name}`);
       const expected = shape.reduce((a, b) => a * b, 1);
       if (entry.shape.join('x') !== shape.join('x') || entry.values.length !== expected) {
-        throw new Error(`tensor ${name} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}]`);
+        throw new Error(
+          `tensor ${name} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}]`,
+        );
       }
       return Float32Array.from(entry.values);
     };
@@ -200,13 +180,15 @@ export class MlpVelocityField implements VelocityField {
   predict(x: tf.Tensor2D, t: tf.Tensor | number): tf.Tensor2D {
     this.assertAlive();
     if (x.shape[1] !== this.dimension) {
-      throw new Error(`velocity field of dimension ${this.dimension} got input of shape [${x.shape.join(', ')}]`);
+      throw new Error(
+        `velocity field of dimension ${this.dimension} got input of shape [${x.shape.join(', ')}]`,
+      );
     }
     return tf.tidy(() => {
       const embedding = sinusoidalTimeEmbedding(timeColumn(t, x.shape[0]), this.frequencies);
       let h: tf.Tensor2D = tf.concat([x, embedding], 1);
       this.dense.forEach((layer, i) => {
-        h = affine(h, layer.weight, layer.bias);
+        h = tf.add(tf.matMul(h, layer.weight), layer.bias);
         if (i < this.dense.length - 1) h = applyActivation(h, this.config.activation);
       });
       return h;
@@ -220,7 +202,11 @@ export class MlpVelocityField implements VelocityField {
   getWeights(): MlpVelocityFieldWeights {
     this.assertAlive();
     const tensors = this.dense.flatMap((layer, i) => [
-      { name: `dense${i}.weight`, shape: [...layer.weight.shape], values: Array.from(layer.weight.dataSync()) },
+      {
+        name: `dense${i}.weight`,
+        shape: [...layer.weight.shape],
+        values: Array.from(layer.weight.dataSync()),
+      },
       { name: `dense${i}.bias`, shape: [...layer.bias.shape], values: Array.from(layer.bias.dataSync()) },
     ]);
     return { format: 'tributary.mlp-velocity-field/v1', config: { ...this.config }, tensors };

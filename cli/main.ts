@@ -1,0 +1,253 @@
+/**
+ * The `tributary` command line (bin/tributary.mjs runs this file through tsx).
+ *
+ * Conventions every command follows: human-readable progress goes to stderr; the last stdout line is one
+ * JSON summary; usage errors exit with 2, runtime errors with 1, both with a message on stderr. Commands
+ * are entries of one table, so adding one (e.g. `rfm`, `bench …`) is adding an entry.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'csv-stringify/sync';
+import { initTensorBackend, type TensorBackendName } from '../server/engines/tensor';
+import { flow2dConfigSchema, runFlow2d, type Flow2dProgress } from '../server/jobs/flow2d';
+
+/** A mistake in how the command was called (exit code 2), as opposed to a failure while running (1). */
+export class UsageError extends Error {}
+
+type Summary = Record<string, unknown>;
+
+interface CliCommand {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Returns the JSON summary printed as the last stdout line. */
+  run(args: string[]): Promise<Summary>;
+}
+
+const commands: CliCommand[] = [
+  {
+    name: 'help',
+    summary: 'Show this help (also --help, or no arguments).',
+    usage: 'tributary help [command]',
+    run: (args) => Promise.resolve(printHelp(args[0])),
+  },
+  {
+    name: 'info',
+    summary: 'Version, tensor backend, database mode and data folder, as JSON.',
+    usage: 'tributary info',
+    run: runInfo,
+  },
+  {
+    name: 'flow2d',
+    summary: 'Train a flow on a 2-D toy density; write samples, loss, density grid and weights.',
+    usage: [
+      'tributary flow2d --out DIR [--density moons] [--steps 1500] [--seed 0] [--sample-count 1000]',
+      '                 [--hidden 128] [--layers 3] [--batch-size 256] [--lr 0.002] [--solver rk4]',
+      '                 [--ode-steps 50] [--grid-size 48]',
+      '  densities: moons, rings, gaussian-mixture, checkerboard, swiss-roll; solvers: euler, heun, rk4',
+      '  Writes DIR/samples.csv, loss.csv, density.json, weights.json, summary.json.',
+    ].join('\n'),
+    run: runFlow2dCommand,
+  },
+];
+
+function findCommand(name: string): CliCommand | undefined {
+  return commands.find((command) => command.name === name);
+}
+
+function printHelp(commandName?: string): Summary {
+  const command = commandName ? findCommand(commandName) : undefined;
+  if (commandName && !command) throw new UsageError(`unknown command "${commandName}"`);
+  if (command) {
+    console.log(`${command.summary}\n\nUsage:\n  ${command.usage.split('\n').join('\n  ')}`);
+  } else {
+    const width = Math.max(...commands.map((c) => c.name.length));
+    console.log(
+      'Tributary: scientific discovery with generative flows.\n\nUsage: tributary <command> [options]\n',
+    );
+    console.log('Commands:');
+    for (const c of commands) console.log(`  ${c.name.padEnd(width)}  ${c.summary}`);
+    console.log('\nRun `tributary <command> --help` for a command’s options. The last stdout line is JSON.');
+  }
+  return { command: 'help', commands: commands.map((c) => c.name) };
+}
+
+// ---------------------------------------------------------------------------------------------- info
+
+const tensorBackendPreferences = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+function tensorBackendPreference(): 'auto' | TensorBackendName {
+  const value = process.env.TRIBUTARY_TENSOR_BACKEND ?? 'auto';
+  if (!(tensorBackendPreferences as readonly string[]).includes(value)) {
+    throw new UsageError(
+      `TRIBUTARY_TENSOR_BACKEND must be one of ${tensorBackendPreferences.join(', ')}, got "${value}"`,
+    );
+  }
+  return value as 'auto' | TensorBackendName;
+}
+
+async function packageVersion(): Promise<string> {
+  const text = await fs.readFile(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+async function runInfo(args: string[]): Promise<Summary> {
+  parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+  const backend = await initTensorBackend(tensorBackendPreference());
+  return {
+    command: 'info',
+    version: await packageVersion(),
+    tensorBackend: backend.name,
+    backendDetail: backend.detail,
+    databaseMode: process.env.DATABASE_URL ? 'postgres' : 'pglite',
+    dataDir: path.resolve(process.env.TRIBUTARY_DATA_DIR ?? '.tributary'),
+    node: process.version,
+  };
+}
+
+// -------------------------------------------------------------------------------------------- flow2d
+
+/** CLI flag → config key, and whether the flag's value is a number. */
+const flow2dFlags = {
+  density: { key: 'density', numeric: false },
+  steps: { key: 'steps', numeric: true },
+  seed: { key: 'seed', numeric: true },
+  'sample-count': { key: 'sampleCount', numeric: true },
+  hidden: { key: 'hidden', numeric: true },
+  layers: { key: 'layers', numeric: true },
+  'batch-size': { key: 'batchSize', numeric: true },
+  lr: { key: 'learningRate', numeric: true },
+  solver: { key: 'solver', numeric: false },
+  'ode-steps': { key: 'odeSteps', numeric: true },
+  'grid-size': { key: 'gridSize', numeric: true },
+} as const;
+
+type Flow2dFlag = keyof typeof flow2dFlags;
+
+function parseFlow2dArgs(args: string[]) {
+  const options = Object.fromEntries(
+    [...Object.keys(flow2dFlags), 'out'].map((flag) => [flag, { type: 'string' as const }]),
+  );
+  const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+  const raw: Record<string, unknown> = {};
+  for (const [flag, { key, numeric }] of Object.entries(flow2dFlags)) {
+    const value = values[flag];
+    if (typeof value !== 'string') continue;
+    if (numeric) {
+      const number = value.trim() === '' ? Number.NaN : Number(value);
+      if (!Number.isFinite(number)) throw new UsageError(`--${flag} must be a number, got "${value}"`);
+      raw[key] = number;
+    } else {
+      raw[key] = value;
+    }
+  }
+  const parsed = flow2dConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const flag = Object.entries(flow2dFlags).find(([, spec]) => spec.key === key)?.[0] as
+        Flow2dFlag | undefined;
+      return `--${flag ?? key}: ${issue.message}`;
+    });
+    throw new UsageError(`invalid flow2d options: ${problems.join('; ')}`);
+  }
+  const out = values.out;
+  if (typeof out !== 'string' || out === '') throw new UsageError('flow2d needs --out DIR');
+  return { config: parsed.data, outDir: path.resolve(out) };
+}
+
+/** Progress on stderr at every tenth of training and at each later phase. */
+function progressPrinter() {
+  let lastDecile = 0;
+  let lastPhase = 'Training';
+  return (p: Flow2dProgress) => {
+    const phase = p.phase ?? 'Training';
+    if (phase === 'Training') {
+      const decile = Math.floor((10 * p.step) / p.totalSteps);
+      if (decile <= lastDecile) return;
+      lastDecile = decile;
+      const eta = p.etaSeconds.toFixed(1);
+      console.error(
+        `[flow2d] step ${p.step}/${p.totalSteps} (${decile * 10}%) loss ${p.loss.toFixed(4)} eta ${eta}s`,
+      );
+    } else if (phase !== lastPhase) {
+      lastPhase = phase;
+      console.error(`[flow2d] ${phase.toLowerCase()}…`);
+    }
+  };
+}
+
+async function runFlow2dCommand(args: string[]): Promise<Summary> {
+  const { config, outDir } = parseFlow2dArgs(args);
+  const backend = await initTensorBackend(tensorBackendPreference());
+  console.error(`[flow2d] ${config.density}, ${config.steps} steps on ${backend.name} (${backend.detail})`);
+  const result = await runFlow2d(config, { onProgress: progressPrinter() });
+
+  await fs.mkdir(outDir, { recursive: true });
+  const files = {
+    'samples.csv': stringify(result.samples, { header: true, columns: ['x', 'y'] }),
+    'loss.csv': stringify(result.lossCurve, { header: true, columns: ['step', 'loss'] }),
+    'density.json': JSON.stringify(result.density),
+    'weights.json': JSON.stringify(result.weights),
+  };
+  for (const [name, text] of Object.entries(files)) await fs.writeFile(path.join(outDir, name), text);
+
+  const summary = {
+    command: 'flow2d',
+    config,
+    finalLoss: result.metrics.finalLoss,
+    backend: result.metrics.backend,
+    backendDetail: backend.detail,
+    trainSeconds: result.metrics.trainSeconds,
+    stepsPerSecond: result.metrics.stepsPerSecond,
+    sampleSeconds: result.metrics.sampleSeconds,
+    densitySeconds: result.metrics.densitySeconds,
+    meanLogLikelihood: result.metrics.meanLogLikelihood ?? null,
+    outDir,
+    files: [...Object.keys(files), 'summary.json'],
+  };
+  await fs.writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  return summary;
+}
+
+// ------------------------------------------------------------------------------------------ dispatch
+
+/** Runs one command line; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  try {
+    if (first === undefined || first === '--help' || first === '-h') {
+      console.log(JSON.stringify(printHelp()));
+      return 0;
+    }
+    const command = findCommand(first);
+    if (!command) throw new UsageError(`unknown command "${first}"`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(JSON.stringify(printHelp(command.name)));
+      return 0;
+    }
+    const summary = await command.run(rest);
+    console.log(JSON.stringify(summary));
+    return 0;
+  } catch (error) {
+    const usage = error instanceof UsageError || isParseArgsError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`tributary: ${usage ? 'usage error' : 'error'}: ${message}`);
+    if (usage) console.error('Run `tributary --help` for usage.');
+    else if (error instanceof Error && error.stack && process.env.TRIBUTARY_DEBUG) console.error(error.stack);
+    return usage ? 2 : 1;
+  }
+}
+
+/** node:util parseArgs rejects unknown or malformed options with these codes. */
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
+
+// Run when executed directly (`tsx cli/main.ts …`); bin/tributary.mjs imports it and calls main itself.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}
