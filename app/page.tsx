@@ -9,10 +9,16 @@ export default function Home() {
         perturbation responses from Perturb-seq screens, and choose the preference queries worth asking.
       </p>
       <div className="mt-8 flex justify-center gap-3">
-        <Link href="/sign-up" className="rounded-md bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700">
+        <Link
+          href="/sign-up"
+          className="rounded-md bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700"
+        >
           Create an account
         </Link>
-        <Link href="/sign-in" className="rounded-md border border-slate-300 bg-white px-4 py-2 font-medium text-slate-700">
+        <Link
+          href="/sign-in"
+          className="rounded-md border border-slate-300 bg-white px-4 py-2 font-medium text-slate-700"
+        >
           Sign in
         </Link>
       </div>

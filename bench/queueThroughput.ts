@@ -27,8 +27,13 @@ async function measure(databaseUrl?: string) {
     const { user: owner } = await runtime.auth.api.signUpEmail({
       body: { email: 'bench@example.org', password: 'correct horse battery', name: 'Bench' },
     });
-    const [project] = await runtime.db.insert(projects).values({ name: 'bench', createdBy: owner.id }).returning();
-    await runtime.db.insert(projectMembers).values({ projectId: project.id, userId: owner.id, role: 'owner' });
+    const [project] = await runtime.db
+      .insert(projects)
+      .values({ name: 'bench', createdBy: owner.id })
+      .returning();
+    await runtime.db
+      .insert(projectMembers)
+      .values({ projectId: project.id, userId: owner.id, role: 'owner' });
     const worker = await startWorker(runtime, { concurrency });
     const began = performance.now();
     const ids: string[] = [];

@@ -12,10 +12,19 @@ export function AppHeader() {
   return (
     <header className="border-b border-slate-200 bg-white">
       <div className="mx-auto flex max-w-6xl items-center justify-between px-6 py-3">
-        <Link href={session ? '/projects' : '/'} className="flex items-center gap-2 font-semibold text-brand-700">
+        <Link
+          href={session ? '/projects' : '/'}
+          className="flex items-center gap-2 font-semibold text-brand-700"
+        >
           <svg viewBox="0 0 32 32" className="h-6 w-6" aria-hidden>
             <rect width="32" height="32" rx="7" fill="currentColor" />
-            <path d="M6 22c5 0 5-12 10-12s5 12 10 12" fill="none" stroke="#fff" strokeWidth="3" strokeLinecap="round" />
+            <path
+              d="M6 22c5 0 5-12 10-12s5 12 10 12"
+              fill="none"
+              stroke="#fff"
+              strokeWidth="3"
+              strokeLinecap="round"
+            />
           </svg>
           Tributary
         </Link>

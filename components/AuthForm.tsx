@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { authClient } from './authClient';
-import { Button, Card, ErrorNote, Field, Input } from './ui';
+import { Button, Card, ErrorNote, Field, formText, Input } from './ui';
 
 export function AuthForm({ mode }: { mode: 'sign-in' | 'sign-up' }) {
   const router = useRouter();
@@ -13,16 +13,17 @@ export function AuthForm({ mode }: { mode: 'sign-in' | 'sign-up' }) {
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const email = String(form.get('email'));
-    const password = String(form.get('password'));
+    const email = formText(form, 'email');
+    const password = formText(form, 'password');
     setBusy(true);
     setError(null);
     const result =
       mode === 'sign-up'
-        ? await authClient.signUp.email({ email, password, name: String(form.get('name')) })
+        ? await authClient.signUp.email({ email, password, name: formText(form, 'name') })
         : await authClient.signIn.email({ email, password });
     setBusy(false);
-    if (result.error) setError({ message: result.error.message ?? 'Something went wrong; please try again.' });
+    if (result.error)
+      setError({ message: result.error.message ?? 'Something went wrong; please try again.' });
     else router.push('/projects');
   }
 
@@ -54,11 +55,17 @@ export function AuthForm({ mode }: { mode: 'sign-in' | 'sign-up' }) {
           <p className="text-center text-sm text-slate-500">
             {mode === 'sign-up' ? (
               <>
-                Have an account? <Link href="/sign-in" className="text-brand-700 underline">Sign in</Link>
+                Have an account?{' '}
+                <Link href="/sign-in" className="text-brand-700 underline">
+                  Sign in
+                </Link>
               </>
             ) : (
               <>
-                New here? <Link href="/sign-up" className="text-brand-700 underline">Create an account</Link>
+                New here?{' '}
+                <Link href="/sign-up" className="text-brand-700 underline">
+                  Create an account
+                </Link>
               </>
             )}
           </p>

@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { FormEvent } from 'react';
 import { toyDensityNames } from '~/server/jobs/flow2dConfig';
 import { useTRPC } from './trpc';
-import { Button, ErrorNote, Field, Input, Select } from './ui';
+import { Button, ErrorNote, Field, formText, Input, Select } from './ui';
 
 /** Starts the 2-D flow-matching job: train on a toy density, then sample it and map its density. */
 export function Flow2dForm({ projectId }: { projectId: string }) {
@@ -21,7 +21,7 @@ export function Flow2dForm({ projectId }: { projectId: string }) {
       projectId,
       kind: 'flow2d',
       config: {
-        density: String(form.get('density')) as (typeof toyDensityNames)[number],
+        density: formText(form, 'density') as (typeof toyDensityNames)[number],
         steps: Number(form.get('steps')),
         hidden: Number(form.get('hidden')),
       },

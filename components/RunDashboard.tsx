@@ -62,7 +62,9 @@ export function RunDashboard({ dashboard, actions }: { dashboard: Dashboard; act
           <KeyValues values={run.timings ?? {}} format={(v) => formatDuration(v)} />
         </Card>
         <Card title="Config">
-          <pre className="max-h-56 overflow-auto text-xs text-slate-700">{JSON.stringify(run.config, null, 2)}</pre>
+          <pre className="max-h-56 overflow-auto text-xs text-slate-700">
+            {JSON.stringify(run.config, null, 2)}
+          </pre>
           <p className="mt-2 text-xs text-slate-400">code {run.codeVersion}</p>
         </Card>
       </div>
@@ -72,7 +74,12 @@ export function RunDashboard({ dashboard, actions }: { dashboard: Dashboard; act
       <Card title="Log">
         <ol className="max-h-72 overflow-auto font-mono text-xs" data-testid="run-log">
           {logs.map((entry, i) => (
-            <li key={i} className={entry.level === 'error' ? 'text-red-700' : entry.level === 'warn' ? 'text-amber-700' : ''}>
+            <li
+              key={i}
+              className={
+                entry.level === 'error' ? 'text-red-700' : entry.level === 'warn' ? 'text-amber-700' : ''
+              }
+            >
               <span className="text-slate-400">{entry.at.toLocaleTimeString()}</span> {entry.message}
             </li>
           ))}
@@ -113,7 +120,14 @@ function Flow2dPlots({ artifacts }: { artifacts: Record<string, unknown> }) {
   const lossData = useMemo(
     () =>
       lossCurve
-        ? [{ x: lossCurve.map((p) => p.step), y: lossCurve.map((p) => p.loss), type: 'scatter', mode: 'lines' }]
+        ? [
+            {
+              x: lossCurve.map((p) => p.step),
+              y: lossCurve.map((p) => p.loss),
+              type: 'scatter',
+              mode: 'lines',
+            },
+          ]
         : [],
     [lossCurve],
   );
@@ -149,13 +163,20 @@ function Flow2dPlots({ artifacts }: { artifacts: Record<string, unknown> }) {
           <Plot
             label="loss"
             data={lossData}
-            layout={{ xaxis: { title: { text: 'step' } }, yaxis: { title: { text: 'flow-matching loss' }, type: 'log' } }}
+            layout={{
+              xaxis: { title: { text: 'step' } },
+              yaxis: { title: { text: 'flow-matching loss' }, type: 'log' },
+            }}
           />
         </Card>
       )}
       {densityData.length > 0 && (
         <Card title="Learned density and samples">
-          <Plot label="density" data={densityData} layout={{ showlegend: false, yaxis: { scaleanchor: 'x' } }} />
+          <Plot
+            label="density"
+            data={densityData}
+            layout={{ showlegend: false, yaxis: { scaleanchor: 'x' } }}
+          />
         </Card>
       )}
     </div>

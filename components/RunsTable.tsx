@@ -66,7 +66,11 @@ export function RunsTable({ projectId, canEdit }: { projectId: string; canEdit: 
               <td className="text-xs text-slate-500">{run.startedAt?.toLocaleTimeString() ?? '–'}</td>
               <td className="text-right">
                 {canEdit && live.has(run.status) && (
-                  <Button variant="danger" onClick={() => cancel.mutate({ runId: run.id })} disabled={cancel.isPending}>
+                  <Button
+                    variant="danger"
+                    onClick={() => cancel.mutate({ runId: run.id })}
+                    disabled={cancel.isPending}
+                  >
                     Cancel
                   </Button>
                 )}

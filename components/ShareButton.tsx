@@ -29,7 +29,8 @@ export function ShareButton({ runId }: { runId: string }) {
       {open && (
         <div className="absolute right-0 z-10 mt-2 w-96 rounded-lg border border-slate-200 bg-white p-4 shadow-lg">
           <p className="mb-3 text-sm text-slate-600">
-            Anyone with the link can view this dashboard, read-only, without an account. Nothing else in the project.
+            Anyone with the link can view this dashboard, read-only, without an account. Nothing else in the
+            project.
           </p>
           <div className="flex items-end gap-2">
             <Select value={expiry} onChange={(e) => setExpiry(e.target.value)} aria-label="Expiry">

@@ -17,7 +17,8 @@ export function Providers({ children }: { children: ReactNode }) {
           queries: {
             staleTime: 2_000,
             // Access errors (not found, forbidden, bad input) will not change on retry.
-            retry: (failures, error) => failures < 2 && !/NOT_FOUND|FORBIDDEN|UNAUTHORIZED|BAD_REQUEST/.test(codeOf(error)),
+            retry: (failures, error) =>
+              failures < 2 && !/NOT_FOUND|FORBIDDEN|UNAUTHORIZED|BAD_REQUEST/.test(codeOf(error)),
           },
         },
       }),

@@ -1,7 +1,15 @@
 /** Small styling primitives so every page looks the same. */
 import type { ButtonHTMLAttributes, InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from 'react';
 
-export function Card({ title, actions, children }: { title?: ReactNode; actions?: ReactNode; children: ReactNode }) {
+export function Card({
+  title,
+  actions,
+  children,
+}: {
+  title?: ReactNode;
+  actions?: ReactNode;
+  children: ReactNode;
+}) {
   return (
     <section className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm">
       {(title || actions) && (
@@ -72,7 +80,10 @@ const statusLook: Record<string, string> = {
 
 export function StatusBadge({ status }: { status: string }) {
   return (
-    <span data-status={status} className={`rounded-full px-2 py-0.5 text-xs font-medium ${statusLook[status] ?? ''}`}>
+    <span
+      data-status={status}
+      className={`rounded-full px-2 py-0.5 text-xs font-medium ${statusLook[status] ?? ''}`}
+    >
       {status}
     </span>
   );
@@ -81,7 +92,11 @@ export function StatusBadge({ status }: { status: string }) {
 export function ProgressBar({ fraction }: { fraction: number }) {
   const percent = Math.round(Math.min(1, Math.max(0, fraction)) * 100);
   return (
-    <div className="h-2 w-full overflow-hidden rounded-full bg-slate-100" role="progressbar" aria-valuenow={percent}>
+    <div
+      className="h-2 w-full overflow-hidden rounded-full bg-slate-100"
+      role="progressbar"
+      aria-valuenow={percent}
+    >
       <div className="h-full bg-brand-500 transition-all" style={{ width: `${percent}%` }} />
     </div>
   );
@@ -92,4 +107,10 @@ export function formatDuration(seconds: number | undefined | null): string {
   if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
   const minutes = Math.floor(seconds / 60);
   return `${minutes} min ${Math.round(seconds % 60)} s`;
+}
+
+/** A text field of a submitted form ('' when absent). */
+export function formText(form: FormData, name: string): string {
+  const value = form.get(name);
+  return typeof value === 'string' ? value : '';
 }

@@ -68,7 +68,9 @@ export class BlobStore {
       },
     });
     const input =
-      typeof source === 'string' || source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : source;
+      typeof source === 'string' || source instanceof Uint8Array
+        ? Readable.from([Buffer.from(source)])
+        : source;
     try {
       await pipeline(input, meter, fs.createWriteStream(tmpPath, { flags: 'wx' }));
       const sha256 = hash.digest('hex');

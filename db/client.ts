@@ -46,7 +46,13 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     const db = drizzlePostgres(client, { schema });
     await migratePostgres(db, { migrationsFolder });
     const location = options.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-    return { db: db as unknown as AppDb, mode: 'postgresql', location, url: options.url, close: () => client.end() };
+    return {
+      db: db as unknown as AppDb,
+      mode: 'postgresql',
+      location,
+      url: options.url,
+      close: () => client.end(),
+    };
   }
 
   let releaseLock = () => {};
@@ -97,6 +103,7 @@ export function lockDataFolder(dataDir: string): () => void {
           `The data folder ${dataDir} is in use by process ${holder}. Embedded PGlite allows one process per ` +
             `folder: stop that process, choose another TRIBUTARY_DATA_DIR, or set DATABASE_URL to use PostgreSQL ` +
             `for several processes.`,
+          { cause: error },
         );
       }
       fs.rmSync(lockPath, { force: true });

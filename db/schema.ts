@@ -232,7 +232,11 @@ export const models = pgTable(
     createdAt: createdAt(),
   },
   // One model per (run, name): a retried job cannot store its model twice.
-  (t) => [uniqueIndex('models_run_name_idx').on(t.runId, t.name).where(sql`${t.runId} is not null`)],
+  (t) => [
+    uniqueIndex('models_run_name_idx')
+      .on(t.runId, t.name)
+      .where(sql`${t.runId} is not null`),
+  ],
 );
 
 // ---------- sharing ----------

@@ -86,7 +86,9 @@ test('sign up, train a flow, share its dashboard; strangers are refused', async 
   // A second user cannot open the first user's project.
   const bob = await signUp(browser, 'Bob', 'bob@example.org');
   await bob.page.goto(projectUrl);
-  await expect(bob.page.getByRole('alert')).toContainText('Project not found, or you are not a member of it.');
+  await expect(bob.page.getByRole('alert')).toContainText(
+    'Project not found, or you are not a member of it.',
+  );
   await expect(bob.page.getByText('Moons study')).toHaveCount(0);
 
   expect(alice.errors).toEqual([]);

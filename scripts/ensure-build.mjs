@@ -21,6 +21,8 @@ function newestMtime(entry) {
 const builtAt = fs.existsSync(buildId) ? fs.statSync(buildId).mtimeMs : 0;
 const sourcesAt = Math.max(...[...sourceDirs, ...configFiles].map((p) => newestMtime(path.join(root, p))));
 if (sourcesAt > builtAt) {
-  console.log(builtAt ? '[tributary] sources changed: rebuilding the app' : '[tributary] first start: building the app');
+  console.log(
+    builtAt ? '[tributary] sources changed: rebuilding the app' : '[tributary] first start: building the app',
+  );
   execSync('npx next build', { cwd: root, stdio: 'inherit' });
 }

@@ -19,7 +19,7 @@ function findPostgresBin(): string {
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'initdb')));
   if (!found) {
     throw new Error(
-      'PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb). Install Debian\'s `postgresql` package ' +
+      "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb). Install Debian's `postgresql` package " +
         '(.ci/run does) — the integration tests run against a real server as well as PGlite.',
     );
   }

@@ -25,7 +25,9 @@ export async function seedDemo(runtime: Runtime): Promise<{ created: boolean }> 
       createdBy: demoUser.id,
     })
     .returning();
-  await runtime.db.insert(projectMembers).values({ projectId: project.id, userId: demoUser.id, role: 'owner' });
+  await runtime.db
+    .insert(projectMembers)
+    .values({ projectId: project.id, userId: demoUser.id, role: 'owner' });
   const config = flow2dConfigSchema.parse({ density: 'moons', steps: 800 });
   await createRun(runtime, {
     projectId: project.id,

@@ -31,7 +31,12 @@ if (env.TRIBUTARY_DEMO) {
   if (created) console.log(`[tributary] demo account: ${DEMO_EMAIL} / ${DEMO_PASSWORD}`);
 }
 
-const app = next({ dev, dir: fileURLToPath(new URL('..', import.meta.url)), hostname: env.HOST, port: env.PORT });
+const app = next({
+  dev,
+  dir: fileURLToPath(new URL('..', import.meta.url)),
+  hostname: env.HOST,
+  port: env.PORT,
+});
 const handle = app.getRequestHandler();
 await app.prepare();
 const server = http.createServer((req, res) => void handle(req, res));

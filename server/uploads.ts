@@ -28,14 +28,19 @@ function jsonError(status: number, error: string): Response {
   return Response.json({ error }, { status });
 }
 
-const httpStatusOf: Partial<Record<TRPCError['code'], number>> = { NOT_FOUND: 404, FORBIDDEN: 403, UNAUTHORIZED: 401 };
+const httpStatusOf: Partial<Record<TRPCError['code'], number>> = {
+  NOT_FOUND: 404,
+  FORBIDDEN: 403,
+  UNAUTHORIZED: 401,
+};
 
 export async function handleUpload(runtime: Runtime, request: Request): Promise<Response> {
   const session = await runtime.auth.api.getSession({ headers: request.headers });
   if (!session) return jsonError(401, 'Sign in to upload files.');
 
   const params = uploadParams.safeParse(Object.fromEntries(new URL(request.url).searchParams));
-  if (!params.success) return jsonError(400, `Invalid upload: ${z.prettifyError(params.error).replace(/\n/g, ' ')}`);
+  if (!params.success)
+    return jsonError(400, `Invalid upload: ${z.prettifyError(params.error).replace(/\n/g, ' ')}`);
   const { projectId, filename } = params.data;
 
   try {

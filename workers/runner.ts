@@ -76,7 +76,9 @@ export async function executeRun(
       startedAt: new Date(),
       progress: { fraction: 0, message: 'Starting' },
     })
-    .where(and(eq(runs.id, runId), sql`${runs.status} in ('queued', 'running')`, eq(runs.cancelRequested, false)))
+    .where(
+      and(eq(runs.id, runId), sql`${runs.status} in ('queued', 'running')`, eq(runs.cancelRequested, false)),
+    )
     .returning();
   if (!run) {
     await markCancelledIfRequested(runtime, runId);
@@ -86,14 +88,19 @@ export async function executeRun(
   const log = async (message: string, level: 'info' | 'warn' | 'error' = 'info') => {
     await db.insert(runLogs).values({ runId, level, message });
   };
-  await log(attempt > 1 ? `Attempt ${attempt} on ${workerName} (the previous worker stopped)` : `Started on ${workerName}`);
+  await log(
+    attempt > 1
+      ? `Attempt ${attempt} on ${workerName} (the previous worker stopped)`
+      : `Started on ${workerName}`,
+  );
 
   const handler = runHandlers[run.kind];
   const began = performance.now();
   try {
     if (!handler) throw new Error(`Unknown run kind "${run.kind}"`);
     const parsed = handler.configSchema.safeParse(run.config);
-    if (!parsed.success) throw new Error(`Invalid config: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(`Invalid config: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     let backend: string | null = null;
     if (handler.usesTensors) {
       backend = (await initTensorBackend(runtime.env.TRIBUTARY_TENSOR_BACKEND)).name;
@@ -135,7 +142,10 @@ async function storeResults(
 ) {
   // Blobs first: content-addressed files are idempotent, their rows go in the transaction below.
   const weights = await Promise.all(
-    (output.models ?? []).map(async (model) => ({ model, blob: await runtime.blobs.writeFile(model.weights) })),
+    (output.models ?? []).map(async (model) => ({
+      model,
+      blob: await runtime.blobs.writeFile(model.weights),
+    })),
   );
   await runtime.db.transaction(async (tx) => {
     const [owned] = await tx
@@ -164,7 +174,9 @@ async function storeResults(
         metadata: model.metadata,
       });
     }
-    await tx.insert(runLogs).values({ runId: run.id, level: 'info', message: `Succeeded in ${totalSeconds.toFixed(1)} s` });
+    await tx
+      .insert(runLogs)
+      .values({ runId: run.id, level: 'info', message: `Succeeded in ${totalSeconds.toFixed(1)} s` });
   });
 }
 
@@ -182,7 +194,8 @@ async function finish(
       .set({ status, error, finishedAt: new Date() })
       .where(and(eq(runs.id, runId), eq(runs.attempts, attempt), eq(runs.status, 'running')))
       .returning({ id: runs.id });
-    if (row) await tx.insert(runLogs).values({ runId, level: status === 'failed' ? 'error' : 'warn', message });
+    if (row)
+      await tx.insert(runLogs).values({ runId, level: status === 'failed' ? 'error' : 'warn', message });
   });
 }
 
@@ -191,5 +204,7 @@ async function markCancelledIfRequested(runtime: Pick<Runtime, 'db'>, runId: str
   await runtime.db
     .update(runs)
     .set({ status: 'cancelled', finishedAt: new Date() })
-    .where(and(eq(runs.id, runId), eq(runs.cancelRequested, true), sql`${runs.status} in ('queued', 'running')`));
+    .where(
+      and(eq(runs.id, runId), eq(runs.cancelRequested, true), sql`${runs.status} in ('queued', 'running')`),
+    );
 }

@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import type { FormEvent } from 'react';
 import { useTRPC } from '~/components/trpc';
-import { Button, Card, ErrorNote, Field, Input } from '~/components/ui';
+import { Button, Card, ErrorNote, Field, formText, Input } from '~/components/ui';
 import { useRedirectIfSignedOut } from '~/components/useSignedIn';
 
 export default function ProjectsPage() {
@@ -25,14 +25,16 @@ export default function ProjectsPage() {
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    create.mutate({ name: String(form.get('name')), description: String(form.get('description') ?? '') });
+    create.mutate({ name: formText(form, 'name'), description: formText(form, 'description') });
   }
 
   return (
     <div className="grid gap-6 md:grid-cols-[2fr_1fr]">
       <Card title="Projects">
         {projects.isPending && <p className="text-sm text-slate-500">Loading…</p>}
-        {projects.data?.length === 0 && <p className="text-sm text-slate-500">No projects yet: create one.</p>}
+        {projects.data?.length === 0 && (
+          <p className="text-sm text-slate-500">No projects yet: create one.</p>
+        )}
         <ul className="divide-y divide-slate-100">
           {projects.data?.map((project) => (
             <li key={project.id} className="flex items-center justify-between py-3">

@@ -12,7 +12,11 @@ import type { Runtime } from '../runtime';
 
 export async function createTRPCContext(opts: { headers: Headers; runtime: Runtime }) {
   const session = await opts.runtime.auth.api.getSession({ headers: opts.headers });
-  return { runtime: opts.runtime, db: opts.runtime.db, user: (session?.user ?? null) as SessionUser | null };
+  return {
+    runtime: opts.runtime,
+    db: opts.runtime.db,
+    user: (session?.user ?? null) satisfies SessionUser | null,
+  };
 }
 export type Context = Awaited<ReturnType<typeof createTRPCContext>>;
 

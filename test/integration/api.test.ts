@@ -98,7 +98,9 @@ describe.each(databaseModes)('API on %s', (mode) => {
         alice.run.start({ projectId, kind: 'flow2d', config: { stpes: 10 } as unknown as { steps: number } }),
       );
       expect(unknownKey.message).toMatch(/stpes/);
-      const unknownKind = await rejection(alice.run.start({ projectId, kind: 'teleport' as 'noop', config: {} }));
+      const unknownKind = await rejection(
+        alice.run.start({ projectId, kind: 'teleport' as 'noop', config: {} }),
+      );
       expect(unknownKind.code).toBe('BAD_REQUEST');
       expect((await alice.run.list({ projectId })).length).toBe(before);
     });
@@ -116,7 +118,11 @@ describe.each(databaseModes)('API on %s', (mode) => {
     });
 
     it('stores a failure with its readable error', async () => {
-      const { id } = await alice.run.start({ projectId, kind: 'noop', config: { failWith: 'the reactor melted' } });
+      const { id } = await alice.run.start({
+        projectId,
+        kind: 'noop',
+        config: { failWith: 'the reactor melted' },
+      });
       const done = await finished(id);
       expect(done.run.status).toBe('failed');
       expect(done.run.error).toMatch(/the reactor melted/);

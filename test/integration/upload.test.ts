@@ -34,7 +34,8 @@ describe.each(databaseModes)('uploads on %s', (mode) => {
   let runtime: Runtime & { dataDir: string };
   let cookie: Headers;
   let projectId: string;
-  const url = (params: Record<string, string>) => `http://localhost/api/upload?${new URLSearchParams(params).toString()}`;
+  const url = (params: Record<string, string>) =>
+    `http://localhost/api/upload?${new URLSearchParams(params).toString()}`;
 
   beforeAll(async () => {
     runtime = await createTestRuntime(mode, { TRIBUTARY_UPLOAD_MAX_BYTES: String(LIMIT) });
@@ -47,7 +48,10 @@ describe.each(databaseModes)('uploads on %s', (mode) => {
     const bytes = new Uint8Array(40_000).map((_, i) => (i * 7) % 256);
     const response = await handleUpload(
       runtime,
-      streamedUpload(url({ projectId, filename: 'cells.csv' }), cookie, [bytes.slice(0, 10_000), bytes.slice(10_000)]),
+      streamedUpload(url({ projectId, filename: 'cells.csv' }), cookie, [
+        bytes.slice(0, 10_000),
+        bytes.slice(10_000),
+      ]),
     );
     expect(response.status).toBe(201);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -63,9 +67,14 @@ describe.each(databaseModes)('uploads on %s', (mode) => {
     const rowsBefore = (await runtime.db.select().from(datasets)).length;
     // Streamed (no content-length): cut off as soon as the limit is passed.
     const chunks = Array.from({ length: 20 }, () => new Uint8Array(8 * 1024).fill(1));
-    const streamed = await handleUpload(runtime, streamedUpload(url({ projectId, filename: 'big.h5ad' }), cookie, chunks));
+    const streamed = await handleUpload(
+      runtime,
+      streamedUpload(url({ projectId, filename: 'big.h5ad' }), cookie, chunks),
+    );
     expect(streamed.status).toBe(413);
-    expect(((await streamed.json()) as { error: string }).error).toMatch(/larger than the upload limit of 64 KiB/);
+    expect(((await streamed.json()) as { error: string }).error).toMatch(
+      /larger than the upload limit of 64 KiB/,
+    );
     // Declared too large: refused before reading.
     const declared = new Headers(cookie);
     declared.set('content-length', String(LIMIT + 1));

@@ -24,7 +24,7 @@ function spawnDoomedWorker(env: Record<string, string>) {
     env: { ...process.env, BETTER_AUTH_SECRET: secret, TRIBUTARY_DEMO: 'false', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const seen: string[] = [];
   const waiters: { prefix: string; resolve: (line: string) => void }[] = [];
   lines.on('line', (line) => {
@@ -87,8 +87,13 @@ describe('a worker killed mid-job', () => {
 
     await signUp(runtime, 'pg-crash@example.org');
     const [owner] = await runtime.db.select().from(user);
-    const [project] = await runtime.db.insert(projects).values({ name: 'Crash', createdBy: owner.id }).returning();
-    await runtime.db.insert(projectMembers).values({ projectId: project.id, userId: owner.id, role: 'owner' });
+    const [project] = await runtime.db
+      .insert(projects)
+      .values({ name: 'Crash', createdBy: owner.id })
+      .returning();
+    await runtime.db
+      .insert(projectMembers)
+      .values({ projectId: project.id, userId: owner.id, role: 'owner' });
     const { id } = await createRun(runtime, {
       projectId: project.id,
       kind: 'noop',
@@ -112,7 +117,9 @@ describe('a worker killed mid-job', () => {
     await kill(doomed.child);
 
     // The same data folder, reopened (the dead process's lock is taken over).
-    const runtime = await createRuntime(parseEnv({ TRIBUTARY_DATA_DIR: dataDir, BETTER_AUTH_SECRET: secret }));
+    const runtime = await createRuntime(
+      parseEnv({ TRIBUTARY_DATA_DIR: dataDir, BETTER_AUTH_SECRET: secret }),
+    );
     cleanups.push(() => runtime.close());
     const [before] = await runtime.db.select().from(runs).where(eq(runs.id, id));
     expect(before.status).toBe('running');

@@ -18,7 +18,10 @@ if (process.env.CREATE_RUN === '1') {
   const { user } = await runtime.auth.api.signUpEmail({
     body: { email: 'crash@example.org', password: 'correct horse battery', name: 'Crash' },
   });
-  const [project] = await runtime.db.insert(projects).values({ name: 'Crash', createdBy: user.id }).returning();
+  const [project] = await runtime.db
+    .insert(projects)
+    .values({ name: 'Crash', createdBy: user.id })
+    .returning();
   await runtime.db.insert(projectMembers).values({ projectId: project.id, userId: user.id, role: 'owner' });
   const run = await createRun(runtime, {
     projectId: project.id,

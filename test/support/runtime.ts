@@ -69,7 +69,10 @@ export async function callerFor(runtime: Runtime, headers: Headers = new Headers
 }
 
 /** Polls `check` until it returns a value or the timeout passes. */
-export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -12,17 +12,20 @@ export const flow2dHandler = defineHandler({
     // Loaded on first use: the tensor engine is heavy and only tensor jobs need it.
     const { runFlow2d } = await import('../../server/jobs/flow2d');
     await log(`Training a flow on "${config.density}" for ${config.steps} steps`);
-    const result = await runFlow2d({ ...config, seed }, {
-      onProgress: (p) =>
-        reportProgress({
-          fraction: p.step / p.totalSteps,
-          step: p.step,
-          totalSteps: p.totalSteps,
-          etaSeconds: p.etaSeconds,
-          message: p.phase ?? 'Training',
-          metrics: { loss: p.loss },
-        }),
-    });
+    const result = await runFlow2d(
+      { ...config, seed },
+      {
+        onProgress: (p) =>
+          reportProgress({
+            fraction: p.step / p.totalSteps,
+            step: p.step,
+            totalSteps: p.totalSteps,
+            etaSeconds: p.etaSeconds,
+            message: p.phase ?? 'Training',
+            metrics: { loss: p.loss },
+          }),
+      },
+    );
     await log(`Final loss ${result.metrics.finalLoss.toFixed(4)}`);
     const { samples, lossCurve, density, weights, metrics } = result;
     return {

@@ -7,8 +7,8 @@ export interface RunContext<Config> {
   config: Config;
   seed: number;
   /** Throttled; throws RunCancelledError when the run was cancelled or superseded. */
-  reportProgress(progress: RunProgress): Promise<void>;
-  log(message: string, level?: 'info' | 'warn' | 'error'): Promise<void>;
+  reportProgress: (progress: RunProgress) => Promise<void>;
+  log: (message: string, level?: 'info' | 'warn' | 'error') => Promise<void>;
 }
 
 export interface ModelOutput {

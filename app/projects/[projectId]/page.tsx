@@ -8,14 +8,23 @@ import { useTRPC } from '~/components/trpc';
 import { Card, ErrorNote } from '~/components/ui';
 import { useRedirectIfSignedOut } from '~/components/useSignedIn';
 
-const sections = ['Runs', 'Molecules', 'Conformers', 'Perturbation', 'Preferences', 'Files', 'Members'] as const;
+const sections = [
+  'Runs',
+  'Molecules',
+  'Conformers',
+  'Perturbation',
+  'Preferences',
+  'Files',
+  'Members',
+] as const;
 type Section = (typeof sections)[number];
 
 const plannedSections: Partial<Record<Section, string>> = {
   Molecules:
     'Train SELFIES flows on molecule libraries and merge them under chemistry rewards (QED, SA, similarity, alerts).',
   Conformers: 'Generate low-energy 3-D conformers with flows steered by an energy reward.',
-  Perturbation: 'Upload a Perturb-seq screen, predict unseen perturbation combinations, map causal gene effects.',
+  Perturbation:
+    'Upload a Perturb-seq screen, predict unseen perturbation combinations, map causal gene effects.',
   Preferences: 'Answer the preference queries that optimal experimental design picks as most informative.',
 };
 
@@ -45,7 +54,9 @@ export default function ProjectPage({ params }: { params: Promise<{ projectId: s
             aria-selected={section === name}
             onClick={() => setSection(name)}
             className={`-mb-px border-b-2 px-3 py-2 text-sm ${
-              section === name ? 'border-brand-600 font-medium text-brand-700' : 'border-transparent text-slate-500'
+              section === name
+                ? 'border-brand-600 font-medium text-brand-700'
+                : 'border-transparent text-slate-500'
             }`}
           >
             {name}

@@ -25,7 +25,10 @@ export default function RunPage({ params }: { params: Promise<{ runId: string }>
   if (!dashboard.data) return <p className="text-sm text-slate-500">Loading…</p>;
   return (
     <div className="flex flex-col gap-4">
-      <Link href={`/projects/${dashboard.data.run.projectId}`} className="text-sm text-brand-700 hover:underline">
+      <Link
+        href={`/projects/${dashboard.data.run.projectId}`}
+        className="text-sm text-brand-700 hover:underline"
+      >
         ← {dashboard.data.projectName}
       </Link>
       <RunDashboard

@@ -21,7 +21,10 @@ export const projectRouter = createTRPCRouter({
     const runCounts = await ctx.db
       .select({ projectId: runs.projectId, runs: count() })
       .from(runs)
-      .innerJoin(projectMembers, and(eq(projectMembers.projectId, runs.projectId), eq(projectMembers.userId, ctx.user.id)))
+      .innerJoin(
+        projectMembers,
+        and(eq(projectMembers.projectId, runs.projectId), eq(projectMembers.userId, ctx.user.id)),
+      )
       .groupBy(runs.projectId);
     const countOf = new Map(runCounts.map((r) => [r.projectId, r.runs]));
     return rows.map((row) => ({ ...row, runCount: countOf.get(row.id) ?? 0 }));
@@ -58,13 +61,20 @@ export const projectRouter = createTRPCRouter({
   addMember: projectProcedure('owner')
     .input(z.object({ email: z.email('Enter a valid email address'), role: z.enum(['editor', 'viewer']) }))
     .mutation(async ({ ctx, input }) => {
-      const [member] = await ctx.db.select({ id: user.id }).from(user).where(eq(user.email, input.email.toLowerCase()));
+      const [member] = await ctx.db
+        .select({ id: user.id })
+        .from(user)
+        .where(eq(user.email, input.email.toLowerCase()));
       if (!member) throw new TRPCError({ code: 'NOT_FOUND', message: `No account uses ${input.email}.` });
-      if (member.id === ctx.user.id) throw new TRPCError({ code: 'BAD_REQUEST', message: 'You own this project already.' });
+      if (member.id === ctx.user.id)
+        throw new TRPCError({ code: 'BAD_REQUEST', message: 'You own this project already.' });
       await ctx.db
         .insert(projectMembers)
         .values({ projectId: input.projectId, userId: member.id, role: input.role })
-        .onConflictDoUpdate({ target: [projectMembers.projectId, projectMembers.userId], set: { role: input.role } });
+        .onConflictDoUpdate({
+          target: [projectMembers.projectId, projectMembers.userId],
+          set: { role: input.role },
+        });
       return { userId: member.id, role: input.role };
     }),
 

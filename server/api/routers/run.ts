@@ -5,7 +5,13 @@ import { runs } from '../../../db/schema';
 import { loadRunDashboard } from '../../dashboard';
 import { runRequestSchema } from '../../jobs/kinds';
 import { cancelRun, createRun } from '../../runs';
-import { authedProcedure, createTRPCRouter, projectProcedure, requireProjectRole, type Context } from '../trpc';
+import {
+  authedProcedure,
+  createTRPCRouter,
+  projectProcedure,
+  requireProjectRole,
+  type Context,
+} from '../trpc';
 
 const runIdInput = z.object({ runId: z.uuid('runId must be a UUID') });
 
@@ -47,7 +53,9 @@ export const runRouter = createTRPCRouter({
   }),
 
   start: projectProcedure('editor')
-    .input(z.object({ name: z.string().trim().max(200).optional(), seed: z.number().int().min(0).optional() }))
+    .input(
+      z.object({ name: z.string().trim().max(200).optional(), seed: z.number().int().min(0).optional() }),
+    )
     .input(runRequestSchema)
     .mutation(async ({ ctx, input }) => {
       const seed = input.seed ?? Math.floor(Math.random() * 2 ** 31);

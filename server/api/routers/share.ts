@@ -4,7 +4,13 @@ import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { runs, shareLinks } from '../../../db/schema';
 import { loadRunDashboard } from '../../dashboard';
-import { authedProcedure, createTRPCRouter, publicProcedure, requireProjectRole, type Context } from '../trpc';
+import {
+  authedProcedure,
+  createTRPCRouter,
+  publicProcedure,
+  requireProjectRole,
+  type Context,
+} from '../trpc';
 
 /** 32 random bytes: unguessable. Only the sha256 of a token is stored, so a database leak leaks no links. */
 export function newShareToken(): { token: string; tokenHash: string } {
@@ -19,10 +25,18 @@ export function hashShareToken(token: string): string {
 const tokenInput = z.object({
   token: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{43}$/, 'This is not a Tributary share token (43 characters of A-Z, a-z, 0-9, _ and -).'),
+    .regex(
+      /^[A-Za-z0-9_-]{43}$/,
+      'This is not a Tributary share token (43 characters of A-Z, a-z, 0-9, _ and -).',
+    ),
 });
 
-async function requireRunRole(ctx: Pick<Context, 'db'>, userId: string, runId: string, role: 'viewer' | 'editor') {
+async function requireRunRole(
+  ctx: Pick<Context, 'db'>,
+  userId: string,
+  runId: string,
+  role: 'viewer' | 'editor',
+) {
   const [run] = await ctx.db.select({ projectId: runs.projectId }).from(runs).where(eq(runs.id, runId));
   if (!run) throw new TRPCError({ code: 'NOT_FOUND', message: 'Run not found.' });
   await requireProjectRole(ctx, userId, run.projectId, role);
@@ -47,31 +61,35 @@ export const shareRouter = createTRPCRouter({
       return { id: link.id, token, path: `/s/${token}`, expiresAt };
     }),
 
-  list: authedProcedure.input(z.object({ runId: z.uuid('runId must be a UUID') })).query(async ({ ctx, input }) => {
-    await requireRunRole(ctx, ctx.user.id, input.runId, 'viewer');
-    return ctx.db
-      .select({
-        id: shareLinks.id,
-        createdAt: shareLinks.createdAt,
-        expiresAt: shareLinks.expiresAt,
-        revokedAt: shareLinks.revokedAt,
-      })
-      .from(shareLinks)
-      .where(eq(shareLinks.runId, input.runId))
-      .orderBy(desc(shareLinks.createdAt));
-  }),
+  list: authedProcedure
+    .input(z.object({ runId: z.uuid('runId must be a UUID') }))
+    .query(async ({ ctx, input }) => {
+      await requireRunRole(ctx, ctx.user.id, input.runId, 'viewer');
+      return ctx.db
+        .select({
+          id: shareLinks.id,
+          createdAt: shareLinks.createdAt,
+          expiresAt: shareLinks.expiresAt,
+          revokedAt: shareLinks.revokedAt,
+        })
+        .from(shareLinks)
+        .where(eq(shareLinks.runId, input.runId))
+        .orderBy(desc(shareLinks.createdAt));
+    }),
 
-  revoke: authedProcedure.input(z.object({ linkId: z.uuid('linkId must be a UUID') })).mutation(async ({ ctx, input }) => {
-    const [link] = await ctx.db
-      .select({ runId: shareLinks.runId, revokedAt: shareLinks.revokedAt })
-      .from(shareLinks)
-      .where(eq(shareLinks.id, input.linkId));
-    if (!link) throw new TRPCError({ code: 'NOT_FOUND', message: 'Share link not found.' });
-    await requireRunRole(ctx, ctx.user.id, link.runId, 'editor');
-    const revokedAt = link.revokedAt ?? new Date();
-    await ctx.db.update(shareLinks).set({ revokedAt }).where(eq(shareLinks.id, input.linkId));
-    return { id: input.linkId, revokedAt };
-  }),
+  revoke: authedProcedure
+    .input(z.object({ linkId: z.uuid('linkId must be a UUID') }))
+    .mutation(async ({ ctx, input }) => {
+      const [link] = await ctx.db
+        .select({ runId: shareLinks.runId, revokedAt: shareLinks.revokedAt })
+        .from(shareLinks)
+        .where(eq(shareLinks.id, input.linkId));
+      if (!link) throw new TRPCError({ code: 'NOT_FOUND', message: 'Share link not found.' });
+      await requireRunRole(ctx, ctx.user.id, link.runId, 'editor');
+      const revokedAt = link.revokedAt ?? new Date();
+      await ctx.db.update(shareLinks).set({ revokedAt }).where(eq(shareLinks.id, input.linkId));
+      return { id: input.linkId, revokedAt };
+    }),
 
   /** The shared dashboard, for anyone holding the token: that run only, read-only. */
   view: publicProcedure.input(tokenInput).query(async ({ ctx, input }) => {
@@ -80,9 +98,13 @@ export const shareRouter = createTRPCRouter({
       .from(shareLinks)
       .where(eq(shareLinks.tokenHash, hashShareToken(input.token)));
     if (!link) throw new TRPCError({ code: 'NOT_FOUND', message: 'This share link does not exist.' });
-    if (link.revokedAt) throw new TRPCError({ code: 'FORBIDDEN', message: 'This share link has been revoked.' });
+    if (link.revokedAt)
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'This share link has been revoked.' });
     if (link.expiresAt && link.expiresAt.getTime() <= Date.now()) {
-      throw new TRPCError({ code: 'FORBIDDEN', message: `This share link expired on ${link.expiresAt.toISOString()}.` });
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `This share link expired on ${link.expiresAt.toISOString()}.`,
+      });
     }
     const dashboard = await loadRunDashboard(ctx.db, link.runId);
     if (!dashboard) throw new TRPCError({ code: 'NOT_FOUND', message: 'The shared run no longer exists.' });
