@@ -23,7 +23,7 @@ export function Plot({
         target,
         data,
         { margin: { l: 48, r: 16, t: 32, b: 40 }, autosize: true, font: { size: 11 }, ...layout },
-        { responsive: true, displaylogo: false },
+        { responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false },
       );
     });
     return () => {

@@ -33,16 +33,36 @@ let selected: TensorBackendInfo | undefined;
  * backends (benchmarks and tests compare backends in one process).
  */
 export function initTensorBackend(prefer: 'auto' | TensorBackendName = 'auto'): Promise<TensorBackendInfo> {
-  if (selection && (prefer === 'auto' || prefer === selected?.name)) return selection;
-  const attempt = prefer === 'auto' ? selectFirstWorking(autoOrder) : activate(prefer);
+  if (selection && !selected) {
+    // A selection is under way: 'auto' shares it; an explicit request waits for it, then applies.
+    if (prefer === 'auto') return selection;
+    const retry = () => initTensorBackend(prefer);
+    return selection.then(retry, retry);
+  }
+  if (selection && selected && (prefer === 'auto' || prefer === selected.name)) {
+    if (currentTensorBackend()) return selection;
+    // Someone called tf.setBackend directly: return to the selected backend rather than re-probing.
+    return startSelection(activate(selected.name));
+  }
+  return startSelection(prefer === 'auto' ? selectFirstWorking(autoOrder) : activate(prefer));
+}
+
+function startSelection(attempt: Promise<TensorBackendInfo>): Promise<TensorBackendInfo> {
+  const previousInfo = currentTensorBackend();
+  const previousSelection = selection;
+  selected = undefined;
   const memo = attempt.then((info) => {
     selected = info;
     return info;
   });
   selection = memo;
-  // A failed selection must not poison later calls (e.g. a retry with another preference).
+  // A failed switch must not poison later calls: keep the previous selection when its backend is still
+  // the active one (a failed import leaves it untouched), otherwise start afresh on the next call.
   memo.catch(() => {
-    if (selection === memo) selection = undefined;
+    if (selection !== memo) return;
+    const stillActive = previousInfo && tf.getBackend() === tfjsBackendName(previousInfo.name);
+    selected = stillActive ? previousInfo : undefined;
+    selection = stillActive ? previousSelection : undefined;
   });
   return memo;
 }
@@ -123,7 +143,8 @@ let matMulGradientReplaced = false;
  * a plain product, and tfjs's own gradient (dA = dY·Bᵀ, dB = Aᵀ·dY) uses exactly those flags, so backprop
  * (training, likelihood divergences) was dominated by it. Same mathematics; batched (rank-3) and already
  * transposed products keep the original gradient. The per-input gradients stay lazy, so a gradient with
- * respect to inputs only (the likelihood's divergence) never computes the weight gradient.
+ * respect to inputs only (the likelihood's divergence) never computes the weight gradient. Installed once
+ * when wasm is first selected, it stays process-wide, which is harmless on other backends (same values).
  */
 function useTransposeFreeMatMulGradient(): void {
   if (matMulGradientReplaced) return;

@@ -4,14 +4,12 @@
  * change of variables (d = 2, so the exact divergence costs two backprops), and returns everything the
  * dashboard shows. Pure computation: the worker handler (workers/handlers/flow2d.ts) stores the result.
  */
-import { z } from 'zod';
 import {
   MlpVelocityField,
   logLikelihood,
   odeSolve,
   sampleToy,
   toyBounds,
-  toyDensityNames,
   trainFlowMatching,
   type MlpVelocityFieldWeights,
   type ToyDensityName,
@@ -19,23 +17,9 @@ import {
 import { createRng } from '../engines/random';
 import { currentTensorBackend, initTensorBackend, tf } from '../engines/tensor';
 
-export const flow2dConfigSchema = z
-  .object({
-    density: z.enum(toyDensityNames).default('moons'),
-    steps: z.number().int().min(1).max(100000).default(1500),
-    batchSize: z.number().int().min(8).max(4096).default(256),
-    hidden: z.number().int().min(8).max(1024).default(128),
-    layers: z.number().int().min(1).max(8).default(3),
-    learningRate: z.number().positive().max(1).default(2e-3),
-    sampleCount: z.number().int().min(10).max(100000).default(1000),
-    solver: z.enum(['euler', 'heun', 'rk4']).default('rk4'),
-    odeSteps: z.number().int().min(2).max(1000).default(50),
-    gridSize: z.number().int().min(8).max(200).default(48),
-    seed: z.number().int().default(0),
-  })
-  .strict();
+import type { Flow2dConfig } from './flow2dConfig';
 
-export type Flow2dConfig = z.infer<typeof flow2dConfigSchema>;
+export { flow2dConfigSchema, type Flow2dConfig } from './flow2dConfig';
 
 export interface Flow2dProgress {
   step: number;

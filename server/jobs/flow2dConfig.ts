@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { toyDensityNames } from '../engines/flows/toy2d';
 
-/** The 2-D toy densities (server/engines/flows/toy2d.ts) a flow can be trained on. */
-export const toyDensityNames = ['moons', 'rings', 'gaussian-mixture', 'checkerboard', 'swiss-roll'] as const;
+export { toyDensityNames };
 
 /** Config of the 2-D flow-matching job; unknown keys are rejected so typos don't pass silently. */
 export const flow2dConfigSchema = z

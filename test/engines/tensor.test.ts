@@ -22,9 +22,21 @@ describe('initTensorBackend', () => {
       installed = false;
     }
     if (installed) return; // nothing to check where tfjs-node is present
+    const before = await initTensorBackend();
     await expect(initTensorBackend('tensorflow')).rejects.toThrow(/@tensorflow\/tfjs-node/);
+    // The failed switch left the previous backend in place and selected.
+    expect(currentTensorBackend()).toEqual(before);
+    expect(await initTensorBackend()).toEqual(before);
     expect((await initTensorBackend('cpu')).name).toBe('cpu');
     expect((await initTensorBackend('wasm')).name).toBe('wasm');
+  });
+
+  it('returns to the selected backend when tf.setBackend was called behind its back', async () => {
+    const info = await initTensorBackend('wasm');
+    await tf.setBackend('cpu');
+    expect(currentTensorBackend()).toBeUndefined();
+    expect(await initTensorBackend()).toEqual(info);
+    expect(tf.getBackend()).toBe('wasm');
   });
 
   it('computes the same matMul gradients on wasm (transpose-free) as on cpu', async () => {
