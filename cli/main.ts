@@ -10,8 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
-import { initTensorBackend, type TensorBackendName } from '../server/engines/tensor';
+import { initTensorBackend } from '../server/engines/tensor';
+import { loadEnv, type Env } from '../server/env';
 import { flow2dConfigSchema, runFlow2d, type Flow2dProgress } from '../server/jobs/flow2d';
+import { codeVersion, packageVersion } from '../server/version';
 
 /** A mistake in how the command was called (exit code 2), as opposed to a failure while running (1). */
 export class UsageError extends Error {}
@@ -76,33 +78,27 @@ function printHelp(commandName?: string): Summary {
 
 // ---------------------------------------------------------------------------------------------- info
 
-const tensorBackendPreferences = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-
-function tensorBackendPreference(): 'auto' | TensorBackendName {
-  const value = process.env.TRIBUTARY_TENSOR_BACKEND ?? 'auto';
-  if (!(tensorBackendPreferences as readonly string[]).includes(value)) {
-    throw new UsageError(
-      `TRIBUTARY_TENSOR_BACKEND must be one of ${tensorBackendPreferences.join(', ')}, got "${value}"`,
-    );
+/** The validated environment; a bad variable is the caller's mistake (exit 2). */
+function cliEnv(): Env {
+  try {
+    return loadEnv();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  return value as 'auto' | TensorBackendName;
-}
-
-async function packageVersion(): Promise<string> {
-  const text = await fs.readFile(new URL('../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
 }
 
 async function runInfo(args: string[]): Promise<Summary> {
   parseArgs({ args, options: {}, strict: true, allowPositionals: false });
-  const backend = await initTensorBackend(tensorBackendPreference());
+  const env = cliEnv();
+  const backend = await initTensorBackend(env.TRIBUTARY_TENSOR_BACKEND);
   return {
     command: 'info',
-    version: await packageVersion(),
+    version: packageVersion,
+    codeVersion: codeVersion(),
     tensorBackend: backend.name,
     backendDetail: backend.detail,
-    databaseMode: process.env.DATABASE_URL ? 'postgres' : 'pglite',
-    dataDir: path.resolve(process.env.TRIBUTARY_DATA_DIR ?? '.tributary'),
+    databaseMode: env.DATABASE_URL ? 'postgresql' : 'pglite',
+    dataDir: env.dataDir,
     node: process.version,
   };
 }
@@ -181,7 +177,7 @@ function progressPrinter() {
 
 async function runFlow2dCommand(args: string[]): Promise<Summary> {
   const { config, outDir } = parseFlow2dArgs(args);
-  const backend = await initTensorBackend(tensorBackendPreference());
+  const backend = await initTensorBackend(cliEnv().TRIBUTARY_TENSOR_BACKEND);
   console.error(`[flow2d] ${config.density}, ${config.steps} steps on ${backend.name} (${backend.detail})`);
   const result = await runFlow2d(config, { onProgress: progressPrinter() });
 
@@ -236,7 +232,6 @@ export async function main(argv: string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     console.error(`tributary: ${usage ? 'usage error' : 'error'}: ${message}`);
     if (usage) console.error('Run `tributary --help` for usage.');
-    else if (error instanceof Error && error.stack && process.env.TRIBUTARY_DEBUG) console.error(error.stack);
     return usage ? 2 : 1;
   }
 }

@@ -50,7 +50,7 @@ describe('tributary CLI', () => {
     const info = JSON.parse(lastLine) as Record<string, unknown>;
     expect(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).toContain(info.tensorBackend);
     expect(info).toMatchObject({ command: 'info', version: expect.any(String) as string, dataDir });
-    expect(['postgres', 'pglite']).toContain(info.databaseMode);
+    expect(['postgresql', 'pglite']).toContain(info.databaseMode);
   });
 
   it('flow2d trains and writes samples.csv, loss.csv, density.json, weights.json and summary.json', () => {
