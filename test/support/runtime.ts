@@ -37,7 +37,6 @@ export async function createTestRuntime(
     DATABASE_URL: url,
     BETTER_AUTH_SECRET: 'test-secret-test-secret-test-secret-0123',
     TRIBUTARY_DEMO: 'false',
-    TRIBUTARY_TENSOR_BACKEND: 'cpu',
     ...extraEnv,
   });
   const runtime = await createRuntime(env, { inMemory: true });
