@@ -7,7 +7,7 @@
 import {
   MlpVelocityField,
   logLikelihood,
-  odeSolve,
+  sampleFromFlow,
   sampleToy,
   toyBounds,
   trainFlowMatching,
@@ -149,17 +149,7 @@ export async function runFlow2d(config: Flow2dConfig, opts: Flow2dOptions = {}):
 
 /** x1 = ODE solution of dx/dt = v(x, t) from x0 ~ N(0, I) at t = 0 to t = 1 (DESIGN.md §1 "Sampling"). */
 function sampleFlow(field: MlpVelocityField, config: Flow2dConfig, seed: number): number[][] {
-  const values = tf.tidy(() => {
-    const x0 = tf.randomNormal<tf.Rank.R2>([config.sampleCount, 2], 0, 1, 'float32', seed);
-    return odeSolve((x, t) => field.predict(x, t), x0, {
-      t0: 0,
-      t1: 1,
-      steps: config.odeSteps,
-      method: config.solver,
-    });
-  });
-  const flat = values.dataSync();
-  values.dispose();
+  const flat = sampleFromFlow(field, config.sampleCount, { steps: config.odeSteps, method: config.solver, seed });
   return Array.from({ length: config.sampleCount }, (_, i) => [flat[2 * i], flat[2 * i + 1]]);
 }
 

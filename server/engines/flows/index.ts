@@ -6,3 +6,6 @@ export * from './score';
 export * from './likelihood';
 export * from './train';
 export * from './toy2d';
+export * from './gaussianMixtureFlow';
+export * from './rewardWeighted';
+export * from './sampling';

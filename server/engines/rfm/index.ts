@@ -1,0 +1,6 @@
+/** Reward-guided flow merging (DESIGN.md §2). */
+export * from './density';
+export * from './exact';
+export * from './mirrorDescent';
+export * from './operators';
+export * from './rewards';

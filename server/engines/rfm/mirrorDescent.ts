@@ -1,0 +1,130 @@
+/**
+ * Reward-guided flow merging by mirror descent (DESIGN.md §2):
+ *
+ *     p_{k+1} ∝ p_k · exp(γ_k · δG/δp(p_k)),
+ *
+ * each step one standard fine-tuning problem (§1) with reference p_k and reward δG/δp(p_k), solved
+ * here by reward-weighted flow matching: samples of p_k, log-weights γ_k·δG/δp, a flow trained on the
+ * weighted samples (warm-started from p_k's field when p_k is a trained flow). Pure merging (f ≡ 0)
+ * and plain reward fine-tuning (one prior, intersection) are the same loop with other inputs.
+ */
+import { MlpVelocityField, rewardWeightedFlowMatching, type TrainStepInfo } from '../flows';
+import { createRng } from '../random';
+import { FlowDensity, type DensityModel } from './density';
+import { firstVariation, totalWeight, validateProblem, type RfmProblem } from './operators';
+
+export interface InnerSolverOptions {
+  /** Samples of p_k drawn per step (the weighted pool). */
+  sampleCount: number;
+  /** Training steps of the first iteration (from a fresh field) and of later, warm-started ones. */
+  steps: number;
+  warmSteps?: number;
+  batchSize: number;
+  learningRate: number;
+  hidden: number;
+  layers: number;
+  /** ODE steps for sampling and likelihoods of the trained flows. */
+  odeSteps: number;
+}
+
+export const defaultInnerSolver: InnerSolverOptions = {
+  sampleCount: 4000,
+  steps: 1500,
+  batchSize: 256,
+  learningRate: 2e-3,
+  hidden: 64,
+  layers: 3,
+  odeSteps: 30,
+};
+
+export interface MirrorIteration {
+  /** 1-based outer step. */
+  k: number;
+  gamma: number;
+  effectiveSampleSize: number;
+  effectiveSampleFraction: number;
+  finalLoss: number;
+  seconds: number;
+}
+
+export interface MirrorDescentOptions {
+  problem: RfmProblem;
+  /** p_0: must cover the target's support (importance weights cannot create mass where p_0 has none). */
+  init: DensityModel;
+  outerSteps: number;
+  /** γ_k, constant or by step (1-based); default 1/A, which makes one intersection step exact. */
+  gamma?: number | ((k: number) => number);
+  inner?: Partial<InnerSolverOptions>;
+  seed: number;
+  onTrainStep?: (k: number, info: TrainStepInfo) => void | Promise<void>;
+  onIteration?: (iteration: MirrorIteration, density: FlowDensity) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface MirrorDescentResult {
+  /** p_1 … p_K, each a trained flow; the caller disposes their fields. */
+  iterates: FlowDensity[];
+  iterations: MirrorIteration[];
+}
+
+export async function mirrorDescent(options: MirrorDescentOptions): Promise<MirrorDescentResult> {
+  const { problem, init, outerSteps, seed } = options;
+  validateProblem(problem);
+  if (!Number.isInteger(outerSteps) || outerSteps < 1) throw new Error('outerSteps must be a positive integer');
+  const inner = { ...defaultInnerSolver, ...options.inner };
+  const gammaOf = (k: number) =>
+    typeof options.gamma === 'function' ? options.gamma(k) : (options.gamma ?? 1 / totalWeight(problem.weights));
+  const rng = createRng(seed);
+  const iterates: FlowDensity[] = [];
+  const iterations: MirrorIteration[] = [];
+  let current: DensityModel = init;
+  try {
+    for (let k = 1; k <= outerSteps; k++) {
+      const started = performance.now();
+      const gamma = gammaOf(k);
+      const samples = current.sample(inner.sampleCount, rng.nextSeed());
+      const variation = firstVariation(problem, current, samples);
+      const field =
+        current instanceof FlowDensity && current.field instanceof MlpVelocityField
+          ? MlpVelocityField.fromWeights(current.field.getWeights())
+          : MlpVelocityField.create(
+              { dimension: current.dimension, hidden: inner.hidden, layers: inner.layers },
+              rng.nextSeed(),
+            );
+      const warm = current instanceof FlowDensity;
+      try {
+        const training = await rewardWeightedFlowMatching({
+          field,
+          samples,
+          logWeights: variation.map((delta) => gamma * delta),
+          steps: warm ? (inner.warmSteps ?? inner.steps) : inner.steps,
+          batchSize: inner.batchSize,
+          learningRate: inner.learningRate,
+          seed: rng.nextSeed(),
+          onStep: options.onTrainStep && ((info) => options.onTrainStep!(k, info)),
+          signal: options.signal,
+        });
+        const next = new FlowDensity(field, { odeSteps: inner.odeSteps });
+        const iteration: MirrorIteration = {
+          k,
+          gamma,
+          effectiveSampleSize: training.effectiveSampleSize,
+          effectiveSampleFraction: training.effectiveSampleFraction,
+          finalLoss: training.finalLoss,
+          seconds: (performance.now() - started) / 1000,
+        };
+        iterates.push(next);
+        iterations.push(iteration);
+        current = next;
+        await options.onIteration?.(iteration, next);
+      } catch (error) {
+        if (!iterates.some((it) => it.field === field)) field.dispose();
+        throw error;
+      }
+    }
+  } catch (error) {
+    for (const iterate of iterates) (iterate.field as MlpVelocityField).dispose();
+    throw error;
+  }
+  return { iterates, iterations };
+}
