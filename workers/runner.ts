@@ -120,7 +120,26 @@ export async function executeRun(
       if (!row) throw new RunCancelledError('superseded');
       if (row.cancelRequested) throw new RunCancelledError('cancelled');
     };
-    const output = await handler.run({ runId, config: parsed.data, seed: run.seed, reportProgress, log });
+    const loadModel = async (modelId: string) => {
+      const [model] = await db
+        .select()
+        .from(models)
+        .where(and(eq(models.id, modelId), eq(models.projectId, run.projectId)));
+      if (!model) throw new Error(`Model ${modelId} not found in this project`);
+      return {
+        kind: model.kind,
+        metadata: model.metadata,
+        weights: await runtime.blobs.readBuffer(model.weightsSha256),
+      };
+    };
+    const output = await handler.run({
+      runId,
+      config: parsed.data,
+      seed: run.seed,
+      reportProgress,
+      log,
+      loadModel,
+    });
     const totalSeconds = (performance.now() - began) / 1000;
     await storeResults(runtime, run, attempt, output, totalSeconds);
   } catch (error) {

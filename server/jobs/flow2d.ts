@@ -149,7 +149,11 @@ export async function runFlow2d(config: Flow2dConfig, opts: Flow2dOptions = {}):
 
 /** x1 = ODE solution of dx/dt = v(x, t) from x0 ~ N(0, I) at t = 0 to t = 1 (DESIGN.md §1 "Sampling"). */
 function sampleFlow(field: MlpVelocityField, config: Flow2dConfig, seed: number): number[][] {
-  const flat = sampleFromFlow(field, config.sampleCount, { steps: config.odeSteps, method: config.solver, seed });
+  const flat = sampleFromFlow(field, config.sampleCount, {
+    steps: config.odeSteps,
+    method: config.solver,
+    seed,
+  });
   return Array.from({ length: config.sampleCount }, (_, i) => [flat[2 * i], flat[2 * i + 1]]);
 }
 

@@ -5,9 +5,11 @@
 import { z } from 'zod';
 import { flow2dConfigSchema } from './flow2dConfig';
 import { noopConfigSchema } from './noopConfig';
+import { rfmConfigSchema } from './rfmConfig';
 
 export const runRequestSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('flow2d'), config: flow2dConfigSchema.default(flow2dConfigSchema.parse({})) }),
+  z.object({ kind: z.literal('rfm'), config: rfmConfigSchema }),
   z.object({ kind: z.literal('noop'), config: noopConfigSchema.default(noopConfigSchema.parse({})) }),
 ]);
 

@@ -1,9 +1,11 @@
 import { flow2dHandler } from './flow2d';
 import { noopHandler } from './noop';
+import { rfmHandler } from './rfm';
 import type { RunHandler } from './types';
 
 /** Every job kind a worker can run, by the `kind` stored on the run. */
 export const runHandlers: Record<string, RunHandler> = {
   flow2d: flow2dHandler,
   noop: noopHandler,
+  rfm: rfmHandler,
 };

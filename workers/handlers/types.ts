@@ -9,6 +9,10 @@ export interface RunContext<Config> {
   /** Throttled; throws RunCancelledError when the run was cancelled or superseded. */
   reportProgress: (progress: RunProgress) => Promise<void>;
   log: (message: string, level?: 'info' | 'warn' | 'error') => Promise<void>;
+  /** A model stored in the run's project (NOT another project's): its kind, metadata and weight bytes. */
+  loadModel: (
+    modelId: string,
+  ) => Promise<{ kind: string; metadata: Record<string, unknown>; weights: Buffer }>;
 }
 
 export interface ModelOutput {

@@ -79,5 +79,6 @@ export const runRouter = createTRPCRouter({
 
 function defaultRunName(kind: string, config: Record<string, unknown>): string {
   if (kind === 'flow2d') return `2-D flow on ${String(config.density)}`;
+  if (kind === 'rfm') return 'RFM circuit';
   return kind;
 }

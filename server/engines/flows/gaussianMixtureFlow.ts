@@ -51,7 +51,7 @@ export class GaussianMixtureFlow implements VelocityField {
         const slope = (t * sd * sd - (1 - t)) / variance;
         const mu = tf.tensor2d(mean, [1, d]);
         const centred = tf.sub(x, tf.mul(t, mu));
-        const squared = tf.sum(tf.square(centred), 1, true) as tf.Tensor2D;
+        const squared = tf.sum<tf.Tensor2D>(tf.square(centred), 1, true);
         const constant = Math.log(weight) - (d / 2) * Math.log(2 * Math.PI * variance);
         logits.push(tf.sub(constant, tf.div(squared, 2 * variance)));
         conditional.push(tf.add(mu, tf.mul(slope, centred)));
@@ -90,7 +90,8 @@ export class GaussianMixtureFlow implements VelocityField {
     for (let i = 0; i < n; i++) {
       let u = rng.uniform();
       let k = 0;
-      while (k < this.components.length - 1 && u >= this.components[k].weight) u -= this.components[k++].weight;
+      while (k < this.components.length - 1 && u >= this.components[k].weight)
+        u -= this.components[k++].weight;
       const { mean, sd } = this.components[k];
       for (let j = 0; j < d; j++) out[i * d + j] = mean[j] + sd * rng.normal();
     }

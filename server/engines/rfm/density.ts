@@ -32,6 +32,12 @@ export class FlowDensity implements DensityModel {
     this.dimension = field.dimension;
   }
 
+  /** Releases the field's weights when it has any (trained fields do; closed-form ones don't). */
+  dispose(): void {
+    const field = this.field as VelocityField & { dispose?: () => void };
+    field.dispose?.();
+  }
+
   sample(n: number, seed: number): Float32Array {
     return sampleFromFlow(this.field, n, { steps: this.options.odeSteps ?? 40, seed });
   }

@@ -4,7 +4,7 @@
  */
 import { logSumExp } from '../flows';
 import type { DensityModel } from './density';
-import { totalWeight, type RfmProblem } from './operators';
+import { totalWeight, type RfmOperator, type RfmProblem } from './operators';
 
 export interface Grid2d {
   x: number[];
@@ -13,8 +13,12 @@ export interface Grid2d {
   points: Float32Array;
 }
 
-export function grid2d(bounds: { xMin: number; xMax: number; yMin: number; yMax: number }, size: number): Grid2d {
-  const axis = (lo: number, hi: number) => Array.from({ length: size }, (_, i) => lo + ((i + 0.5) * (hi - lo)) / size);
+export function grid2d(
+  bounds: { xMin: number; xMax: number; yMin: number; yMax: number },
+  size: number,
+): Grid2d {
+  const axis = (lo: number, hi: number) =>
+    Array.from({ length: size }, (_, i) => lo + ((i + 0.5) * (hi - lo)) / size);
   const x = axis(bounds.xMin, bounds.xMax);
   const y = axis(bounds.yMin, bounds.yMax);
   const points = new Float32Array(size * size * 2);
@@ -30,7 +34,7 @@ export function grid2d(bounds: { xMin: number; xMax: number; yMin: number; yMax:
 /** Cell probabilities from log-densities at cell centres (equal cells: normalise over the grid). */
 export function normalizeOnGrid(logValues: ArrayLike<number>): Float64Array {
   const logTotal = logSumExp(logValues);
-  return Float64Array.from(logValues as ArrayLike<number>, (v) => Math.exp(v - logTotal));
+  return Float64Array.from(logValues, (v) => Math.exp(v - logTotal));
 }
 
 /** TV(p, q) = ½ Σ |p − q| over cells, in [0, 1]. */
@@ -46,27 +50,38 @@ export function totalVariation(p: Float64Array, q: Float64Array): number {
  * Σ α_i p_i / (c − f) with c > max f fixed by normalisation (found by bisection).
  */
 export function exactTargetOnGrid(problem: RfmProblem, grid: Grid2d): Float64Array {
-  const A = totalWeight(problem.weights);
   const logPriors = problem.priors.map((prior) => prior.logDensity(grid.points));
-  const reward = problem.reward?.(grid.points, 2) ?? new Float64Array(grid.points.length / 2);
-  const n = reward.length;
-  if (problem.operator === 'intersection') {
+  const reward = problem.reward?.(grid.points, 2);
+  return exactTargetFromGridLogs(problem.operator, logPriors, problem.weights, reward);
+}
+
+/** The same optimum from the priors' log-densities (or log cell probabilities) at the grid cells. */
+export function exactTargetFromGridLogs(
+  operator: RfmOperator,
+  logPriors: Float64Array[],
+  weights: number[],
+  rewardOnGrid?: Float64Array,
+): Float64Array {
+  const A = totalWeight(weights);
+  const n = logPriors[0].length;
+  const reward = rewardOnGrid ?? new Float64Array(n);
+  if (operator === 'intersection') {
     const logTarget = new Float64Array(n).map(
-      (_, i) => reward[i] / A + problem.weights.reduce((sum, a, k) => sum + (a / A) * logPriors[k][i], 0),
+      (_, i) => reward[i] / A + weights.reduce((sum, a, k) => sum + (a / A) * logPriors[k][i], 0),
     );
     return normalizeOnGrid(logTarget);
   }
-  const mixture = new Float64Array(n).map((_, i) =>
-    problem.weights.reduce((sum, a, k) => sum + a * Math.exp(logPriors[k][i]), 0),
+  // Priors as cell probabilities, so the mixture below is a distribution over cells.
+  const cellPriors = logPriors.map((logP) => normalizeOnGrid(logP));
+  const mixtureMass = new Float64Array(n).map((_, i) =>
+    weights.reduce((sum, a, k) => sum + a * cellPriors[k][i], 0),
   );
-  if (reward.every((f) => f === 0)) return normalizeOnGrid(mixture.map(Math.log));
-  // Σ_cells mixture/(c − f)·cellMass = 1 on the grid, with the mixture as a density over cells.
-  const mixtureMass = normalizeOnGrid(mixture.map(Math.log)).map((m) => m * A);
+  if (reward.every((f) => f === 0)) return mixtureMass.map((m) => m / A);
+  // Σ_cells Σ α_i p_i / (c − f) = 1, decreasing in c > max f.
   const massAt = (c: number) => mixtureMass.reduce((sum, m, i) => sum + m / (c - reward[i]), 0);
   const maxF = Math.max(...reward);
-  let lo = maxF + 1e-12;
-  let hi = maxF + 1;
-  while (massAt(hi) > 1) hi = maxF + (hi - maxF) * 2;
+  let lo = maxF;
+  let hi = maxF + A + 1; // massAt(max f + A) ≤ 1, so the root lies below
   for (let i = 0; i < 200; i++) {
     const mid = (lo + hi) / 2;
     if (massAt(mid) > 1) lo = mid;

@@ -4,3 +4,5 @@ export * from './exact';
 export * from './mirrorDescent';
 export * from './operators';
 export * from './rewards';
+export * from './circuit';
+export * from './circuitSchema';

@@ -70,10 +70,13 @@ export interface MirrorDescentResult {
 export async function mirrorDescent(options: MirrorDescentOptions): Promise<MirrorDescentResult> {
   const { problem, init, outerSteps, seed } = options;
   validateProblem(problem);
-  if (!Number.isInteger(outerSteps) || outerSteps < 1) throw new Error('outerSteps must be a positive integer');
+  if (!Number.isInteger(outerSteps) || outerSteps < 1)
+    throw new Error('outerSteps must be a positive integer');
   const inner = { ...defaultInnerSolver, ...options.inner };
   const gammaOf = (k: number) =>
-    typeof options.gamma === 'function' ? options.gamma(k) : (options.gamma ?? 1 / totalWeight(problem.weights));
+    typeof options.gamma === 'function'
+      ? options.gamma(k)
+      : (options.gamma ?? 1 / totalWeight(problem.weights));
   const rng = createRng(seed);
   const iterates: FlowDensity[] = [];
   const iterations: MirrorIteration[] = [];
@@ -123,7 +126,7 @@ export async function mirrorDescent(options: MirrorDescentOptions): Promise<Mirr
       }
     }
   } catch (error) {
-    for (const iterate of iterates) (iterate.field as MlpVelocityField).dispose();
+    for (const iterate of iterates) iterate.dispose();
     throw error;
   }
   return { iterates, iterations };

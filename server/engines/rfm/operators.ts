@@ -21,7 +21,8 @@ export function validateProblem(problem: RfmProblem): void {
   if (problem.weights.length !== problem.priors.length) throw new Error('one weight α_i per prior');
   if (!problem.weights.every((a) => a > 0)) throw new Error('the weights α_i must be positive');
   const d = problem.priors[0].dimension;
-  if (!problem.priors.every((p) => p.dimension === d)) throw new Error('all priors must have the same dimension');
+  if (!problem.priors.every((p) => p.dimension === d))
+    throw new Error('all priors must have the same dimension');
 }
 
 /** A = Σ α_i. */
@@ -49,12 +50,17 @@ export function unionFirstVariation(
   reward?: Float64Array,
 ): Float64Array {
   return logCurrent.map(
-    (logP, i) => (reward?.[i] ?? 0) + weights.reduce((sum, a, k) => sum + a * Math.exp(logPriors[k][i] - logP), 0),
+    (logP, i) =>
+      (reward?.[i] ?? 0) + weights.reduce((sum, a, k) => sum + a * Math.exp(logPriors[k][i] - logP), 0),
   );
 }
 
 /** δG/δp(p_k) at `points` (samples of p_k) for the problem's operator. */
-export function firstVariation(problem: RfmProblem, current: DensityModel, points: Float32Array): Float64Array {
+export function firstVariation(
+  problem: RfmProblem,
+  current: DensityModel,
+  points: Float32Array,
+): Float64Array {
   const logCurrent = current.logDensity(points);
   const logPriors = problem.priors.map((prior) => prior.logDensity(points));
   const reward = problem.reward?.(points, current.dimension);

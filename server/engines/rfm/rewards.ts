@@ -10,7 +10,11 @@ export const rewardSpecSchema = z.discriminatedUnion('kind', [
   /** f(x) = w·x + b */
   z.object({ kind: z.literal('linear'), weights: z.array(z.number()).min(1), offset: z.number().default(0) }),
   /** f(x) = −strength·‖x − c‖² / 2: pulls mass toward c. */
-  z.object({ kind: z.literal('radial'), center: z.array(z.number()).min(1), strength: z.number().positive() }),
+  z.object({
+    kind: z.literal('radial'),
+    center: z.array(z.number()).min(1),
+    strength: z.number().positive(),
+  }),
   /** f(x) = inside for x in the box [min, max], outside elsewhere. */
   z.object({
     kind: z.literal('region'),
