@@ -2,7 +2,9 @@
 /** A run's dashboard: status, config, backend, timings, metrics, plots and logs. Used signed-in and shared. */
 import { useMemo, type ReactNode } from 'react';
 import type { RouterOutputs } from './types';
+import type { RfmNodeView } from '~/server/jobs/rfm';
 import { Plot } from './Plot';
+import { RfmPlots } from './RfmPlots';
 import { Card, formatDuration, ProgressBar, StatusBadge } from './ui';
 
 type Dashboard = RouterOutputs['share']['view'] | RouterOutputs['run']['get'];
@@ -70,6 +72,12 @@ export function RunDashboard({ dashboard, actions }: { dashboard: Dashboard; act
       </div>
 
       <Flow2dPlots artifacts={artifacts} />
+      {Array.isArray(artifacts.nodes) && (
+        <RfmPlots
+          nodes={artifacts.nodes as RfmNodeView[]}
+          grid={(artifacts.grid as { x: number[]; y: number[] } | null) ?? null}
+        />
+      )}
 
       <Card title="Log">
         <ol className="max-h-72 overflow-auto font-mono text-xs" data-testid="run-log">

@@ -2,6 +2,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { use, useState } from 'react';
 import { FilesSection } from '~/components/FilesSection';
+import { FlowStudio } from '~/components/studio/FlowStudio';
 import { Flow2dForm } from '~/components/Flow2dForm';
 import { RunsTable } from '~/components/RunsTable';
 import { useTRPC } from '~/components/trpc';
@@ -10,6 +11,7 @@ import { useRedirectIfSignedOut } from '~/components/useSignedIn';
 
 const sections = [
   'Runs',
+  'Flow studio',
   'Molecules',
   'Conformers',
   'Perturbation',
@@ -74,6 +76,17 @@ export default function ProjectPage({ params }: { params: Promise<{ projectId: s
             <RunsTable projectId={projectId} canEdit={canEdit} />
           </Card>
         </>
+      )}
+      {section === 'Flow studio' && (
+        <Card title="Flow studio: merge 2-D flows with rewards">
+          {canEdit ? (
+            <FlowStudio projectId={projectId} />
+          ) : (
+            <p className="text-sm text-slate-500">
+              Viewers can look at runs; editors compose and run circuits.
+            </p>
+          )}
+        </Card>
       )}
       {plannedSections[section] && (
         <Card title={section}>
