@@ -14,6 +14,7 @@ import { initTensorBackend } from '../server/engines/tensor';
 import { loadEnv, type Env } from '../server/env';
 import { flow2dConfigSchema, runFlow2d, type Flow2dProgress } from '../server/jobs/flow2d';
 import { codeVersion, packageVersion } from '../server/version';
+import { runRfmCommand } from './rfm';
 
 /** A mistake in how the command was called (exit code 2), as opposed to a failure while running (1). */
 export class UsageError extends Error {}
@@ -52,6 +53,17 @@ const commands: CliCommand[] = [
       '  Writes DIR/samples.csv, loss.csv, density.json, weights.json, summary.json.',
     ].join('\n'),
     run: runFlow2dCommand,
+  },
+  {
+    name: 'rfm',
+    summary: 'Run a generative circuit (RFM) headless; write samples per node and a JSON summary.',
+    usage: [
+      'tributary rfm --circuit circuit.json --out DIR [--seed 0]',
+      '  circuit.json: a circuit, e.g. {"type":"operator","operator":"intersection","children":[…]},',
+      '  or { "circuit": …, "inner": {…}, "gridSize": 30 }. Writes DIR/<node>.samples.csv, nodes.json,',
+      '  weights.json and summary.json (TV to the exact target per node where it is known).',
+    ].join('\n'),
+    run: (args) => runRfmCommand(args, cliEnv, (message) => new UsageError(message)),
   },
 ];
 
