@@ -9,3 +9,4 @@ export * from './toy2d';
 export * from './gaussianMixtureFlow';
 export * from './rewardWeighted';
 export * from './sampling';
+export * from './adjointMatching';
