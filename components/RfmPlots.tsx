@@ -46,7 +46,11 @@ function NodeCard({ node, grid }: { node: RfmNodeView; grid: GridAxes | null }) 
           >
             {node.iterations.map((it) => (
               <option key={it.k} value={it.k}>
-                mirror step {it.k} (γ {it.gamma.toFixed(2)}, ESS {it.effectiveSampleSize.toFixed(0)})
+                mirror step {it.k} (γ {it.gamma.toFixed(2)},{' '}
+                {Number.isFinite(it.effectiveSampleSize)
+                  ? `ESS ${it.effectiveSampleSize.toFixed(0)}`
+                  : 'adjoint matching'}
+                )
               </option>
             ))}
           </Select>

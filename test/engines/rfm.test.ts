@@ -17,6 +17,7 @@ import {
   GaussianMixtureDensity,
   grid2d,
   makeReward,
+  makeDifferentiableReward,
   mirrorDescent,
   MixtureDensity,
   totalVariation,
@@ -120,5 +121,40 @@ describe('mirror descent on 2-D Gaussian mixtures', () => {
     expect(tv).toBeLessThan(priorsTv[0] / 3);
     expect(iteration.effectiveSampleFraction).toBeGreaterThan(0.05);
     expect(iteration.effectiveSampleFraction).toBeLessThan(1);
+  });
+
+  it('one prior with a differentiable reward: Adjoint Matching as the inner solver reaches p·exp(f/α) too', async () => {
+    const spec = { kind: 'linear' as const, weights: [1.5, 0], offset: 0 };
+    const problem: RfmProblem = {
+      operator: 'intersection',
+      priors: [p1],
+      weights: [1],
+      reward: makeReward(spec),
+    };
+    const target = exactTargetOnGrid(problem, grid);
+    const result = await mirrorDescent({
+      problem,
+      init: p1,
+      outerSteps: 1,
+      seed: 1,
+      solver: 'adjoint-matching',
+      differentiableReward: makeDifferentiableReward(spec),
+      adjointIterations: 150,
+    });
+    const tv = totalVariation(densityOnGrid(result.iterates[0], grid), target);
+    result.iterates.forEach((it) => it.dispose());
+    expect(tv).toBeLessThan(0.15);
+  });
+
+  it('refuses Adjoint Matching where the first variation has no cheap gradient (merging)', async () => {
+    await expect(
+      mirrorDescent({
+        problem: { operator: 'intersection', priors: [p1, p2], weights: [1, 1] },
+        init: new MixtureDensity([p1, p2]),
+        outerSteps: 1,
+        seed: 1,
+        solver: 'adjoint-matching',
+      }),
+    ).rejects.toThrow(/plain reward fine-tuning/);
   });
 });

@@ -20,6 +20,7 @@ import { densityOnGrid, exactTargetFromGridLogs, type Grid2d } from './exact';
 import { mirrorDescent, type InnerSolverOptions, type MirrorIteration } from './mirrorDescent';
 import type { RfmOperator } from './operators';
 import { defaultOuterSteps, type Circuit, type PriorSource } from './circuitSchema';
+import { makeDifferentiableReward } from './differentiableRewards';
 import { makeReward } from './rewards';
 
 /** Node paths: the root is "root", its children "root.0", "root.1", … */
@@ -91,6 +92,8 @@ export async function evaluateCircuit(
         outerSteps: defaultOuterSteps(node),
         gamma: node.gamma,
         inner: options.inner,
+        solver: node.solver,
+        differentiableReward: node.reward ? makeDifferentiableReward(node.reward) : undefined,
         seed: rng.nextSeed(),
         signal: options.signal,
         onTrainStep: options.onTrainStep && ((_k, info) => options.onTrainStep!(path, info)),

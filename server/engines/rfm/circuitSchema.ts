@@ -41,6 +41,8 @@ export interface CircuitNode {
   reward?: z.infer<typeof rewardSpecSchema>;
   outerSteps?: number;
   gamma?: number;
+  /** Inner solver (default reward-weighted; Adjoint Matching for one prior with a differentiable reward). */
+  solver?: 'reward-weighted' | 'adjoint-matching';
   children: Circuit[];
 }
 export type Circuit = CircuitLeaf | CircuitNode;
@@ -57,6 +59,7 @@ export const circuitSchema: z.ZodType<Circuit> = z.lazy(() =>
         reward: rewardSpecSchema.optional(),
         outerSteps: z.number().int().min(1).max(20).optional(),
         gamma: z.number().positive().optional(),
+        solver: z.enum(['reward-weighted', 'adjoint-matching']).optional(),
         children: z.array(circuitSchema).min(1).max(16),
       })
       .refine((node) => !node.weights || node.weights.length === node.children.length, {

@@ -4,5 +4,6 @@ export * from './exact';
 export * from './mirrorDescent';
 export * from './operators';
 export * from './rewards';
+export * from './differentiableRewards';
 export * from './circuit';
 export * from './circuitSchema';

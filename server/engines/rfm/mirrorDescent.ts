@@ -8,9 +8,17 @@
  * weighted samples (warm-started from p_k's field when p_k is a trained flow). Pure merging (f ≡ 0)
  * and plain reward fine-tuning (one prior, intersection) are the same loop with other inputs.
  */
-import { MlpVelocityField, rewardWeightedFlowMatching, type TrainStepInfo } from '../flows';
+import {
+  adjointMatching,
+  MlpVelocityField,
+  ResidualVelocityField,
+  rewardWeightedFlowMatching,
+  type DifferentiableReward,
+  type TrainStepInfo,
+  type VelocityField,
+} from '../flows';
 import { createRng } from '../random';
-import { FlowDensity, type DensityModel } from './density';
+import { FlowDensity, GaussianMixtureDensity, type DensityModel } from './density';
 import { firstVariation, totalWeight, validateProblem, type RfmProblem } from './operators';
 
 export interface InnerSolverOptions {
@@ -56,6 +64,16 @@ export interface MirrorDescentOptions {
   gamma?: number | ((k: number) => number);
   inner?: Partial<InnerSolverOptions>;
   seed: number;
+  /**
+   * Inner solver: reward-weighted flow matching (any reward), or Adjoint Matching, which needs ∇ of
+   * the first variation; that is available for plain reward fine-tuning (one prior, intersection,
+   * one outer step from the prior, where δG/δp = f) with a differentiable reward.
+   */
+  solver?: 'reward-weighted' | 'adjoint-matching';
+  /** f as tf ops, for Adjoint Matching. */
+  differentiableReward?: DifferentiableReward;
+  /** Adjoint Matching iterations (default 300). */
+  adjointIterations?: number;
   onTrainStep?: (k: number, info: TrainStepInfo) => void | Promise<void>;
   onIteration?: (iteration: MirrorIteration, density: FlowDensity) => void | Promise<void>;
   signal?: AbortSignal;
@@ -78,6 +96,7 @@ export async function mirrorDescent(options: MirrorDescentOptions): Promise<Mirr
       ? options.gamma(k)
       : (options.gamma ?? 1 / totalWeight(problem.weights));
   const rng = createRng(seed);
+  if (options.solver === 'adjoint-matching') return adjointMatchingStep(options, gammaOf(1), rng.nextSeed());
   const iterates: FlowDensity[] = [];
   const iterations: MirrorIteration[] = [];
   let current: DensityModel = init;
@@ -130,4 +149,64 @@ export async function mirrorDescent(options: MirrorDescentOptions): Promise<Mirr
     throw error;
   }
   return { iterates, iterations };
+}
+
+/** Reward fine-tuning of one prior by Adjoint Matching: p ∝ p_1·exp(γ f) with γ = 1/α by default. */
+async function adjointMatchingStep(
+  options: MirrorDescentOptions,
+  gamma: number,
+  seed: number,
+): Promise<MirrorDescentResult> {
+  const { problem, init } = options;
+  if (
+    problem.priors.length !== 1 ||
+    problem.operator !== 'intersection' ||
+    options.outerSteps !== 1 ||
+    init !== problem.priors[0]
+  ) {
+    throw new Error(
+      'Adjoint Matching solves plain reward fine-tuning: one prior, the intersection operator, one outer step from that prior. Use reward-weighted flow matching for merging.',
+    );
+  }
+  if (!options.differentiableReward)
+    throw new Error('Adjoint Matching needs a differentiable reward (linear or radial).');
+  const reference: VelocityField | undefined =
+    init instanceof FlowDensity ? init.field : init instanceof GaussianMixtureDensity ? init.flow : undefined;
+  if (!reference) throw new Error('Adjoint Matching needs the prior as a flow');
+  const inner = { ...defaultInnerSolver, ...options.inner };
+  const started = performance.now();
+  const field = ResidualVelocityField.zeroResidual(
+    reference,
+    { hidden: inner.hidden, layers: inner.layers },
+    seed,
+  );
+  try {
+    const iterations = options.adjointIterations ?? 300;
+    const result = await adjointMatching({
+      reference,
+      field,
+      reward: options.differentiableReward,
+      gamma,
+      iterations,
+      seed,
+      learningRate: inner.learningRate,
+      signal: options.signal,
+      onStep: options.onTrainStep && ((info) => options.onTrainStep!(1, info)),
+    });
+    const density = new FlowDensity(field, { odeSteps: inner.odeSteps });
+    const iteration: MirrorIteration = {
+      k: 1,
+      gamma,
+      // Adjoint Matching draws fresh trajectories every iteration: no importance weights, no degeneracy.
+      effectiveSampleSize: Number.NaN,
+      effectiveSampleFraction: Number.NaN,
+      finalLoss: result.lossCurve.at(-1)?.loss ?? Number.NaN,
+      seconds: (performance.now() - started) / 1000,
+    };
+    await options.onIteration?.(iteration, density);
+    return { iterates: [density], iterations: [iteration] };
+  } catch (error) {
+    field.dispose();
+    throw error;
+  }
 }
