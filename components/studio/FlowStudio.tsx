@@ -24,6 +24,7 @@ import { useTRPC } from '../trpc';
 import { Button, ErrorNote, Field, Input, Select } from '../ui';
 import {
   circuitFromGraph,
+  exampleGraph,
   priorPresets,
   type PriorPresetName,
   type RewardChoice,
@@ -55,51 +56,8 @@ function StudioNodeView({ data, selected }: NodeProps<StudioFlowNode>) {
 
 const nodeTypes = { studio: StudioNodeView };
 
-/** AND(OR(p1, p2), p3) with a linear reward: a nested, two-level example with exact targets. */
-const exampleNodes: StudioFlowNode[] = [
-  {
-    id: 'p1',
-    type: 'studio',
-    position: { x: 0, y: 0 },
-    data: { type: 'prior', name: 'p1', preset: 'two blobs (left)' },
-  },
-  {
-    id: 'p2',
-    type: 'studio',
-    position: { x: 0, y: 110 },
-    data: { type: 'prior', name: 'p2', preset: 'two blobs (right)' },
-  },
-  {
-    id: 'p3',
-    type: 'studio',
-    position: { x: 220, y: 200 },
-    data: { type: 'prior', name: 'p3', preset: 'wide gaussian' },
-  },
-  {
-    id: 'or',
-    type: 'studio',
-    position: { x: 220, y: 50 },
-    data: { type: 'operator', name: 'OR', operator: 'union', weights: '', reward: { kind: 'none' } },
-  },
-  {
-    id: 'and',
-    type: 'studio',
-    position: { x: 440, y: 120 },
-    data: {
-      type: 'operator',
-      name: 'AND',
-      operator: 'intersection',
-      weights: '',
-      reward: { kind: 'linear', wx: 0.5, wy: 0 },
-    },
-  },
-];
-const exampleEdges: Edge[] = [
-  { id: 'p1-or', source: 'p1', target: 'or' },
-  { id: 'p2-or', source: 'p2', target: 'or' },
-  { id: 'or-and', source: 'or', target: 'and' },
-  { id: 'p3-and', source: 'p3', target: 'and' },
-];
+const exampleNodes: StudioFlowNode[] = exampleGraph.nodes.map((node) => ({ ...node, type: 'studio' }));
+const exampleEdges: Edge[] = exampleGraph.edges;
 
 const budgets = {
   quick: {
@@ -282,6 +240,31 @@ function NodePanel({ data, onChange }: { data: StudioNodeData; onChange: (data: 
             <Input value={data.weights} onChange={(e) => onChange({ ...data, weights: e.target.value })} />
           </Field>
           <RewardPanel reward={data.reward} onChange={(reward) => onChange({ ...data, reward })} />
+          <div className="grid grid-cols-2 gap-2">
+            <Field label="Mirror steps (empty = auto)">
+              <Input
+                value={data.outerSteps ?? ''}
+                onChange={(e) => onChange({ ...data, outerSteps: e.target.value })}
+              />
+            </Field>
+            <Field label="γ (empty = 1/A)">
+              <Input
+                value={data.gamma ?? ''}
+                onChange={(e) => onChange({ ...data, gamma: e.target.value })}
+              />
+            </Field>
+          </div>
+          <Field label="Inner solver">
+            <Select
+              value={data.solver ?? 'reward-weighted'}
+              onChange={(e) =>
+                onChange({ ...data, solver: e.target.value as 'reward-weighted' | 'adjoint-matching' })
+              }
+            >
+              <option value="reward-weighted">reward-weighted flow matching</option>
+              <option value="adjoint-matching">Adjoint Matching (one input, linear/radial reward)</option>
+            </Select>
+          </Field>
         </>
       )}
     </div>

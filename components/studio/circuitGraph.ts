@@ -53,6 +53,10 @@ export type StudioNodeData =
       operator: 'intersection' | 'union';
       weights: string;
       reward: RewardChoice;
+      /** Mirror-descent steps and γ as typed ('' = the engine's default). */
+      outerSteps?: string;
+      gamma?: string;
+      solver?: 'reward-weighted' | 'adjoint-matching';
     };
 
 export interface StudioNode {
@@ -120,6 +124,12 @@ export function circuitFromGraph(nodes: StudioNode[], edges: StudioEdge[]): Circ
       };
     }
     const reward = rewardSpec(data.reward);
+    const outerSteps = data.outerSteps?.trim() ? Number(data.outerSteps) : undefined;
+    if (outerSteps !== undefined && !(Number.isInteger(outerSteps) && outerSteps >= 1 && outerSteps <= 20)) {
+      return { error: `${data.name}: mirror steps must be a whole number from 1 to 20.` };
+    }
+    const gamma = data.gamma?.trim() ? Number(data.gamma) : undefined;
+    if (gamma !== undefined && !(gamma > 0)) return { error: `${data.name}: γ must be positive.` };
     return {
       type: 'operator',
       name: data.name,
@@ -127,7 +137,45 @@ export function circuitFromGraph(nodes: StudioNode[], edges: StudioEdge[]): Circ
       children: built,
       ...(weights ? { weights } : {}),
       ...(reward ? { reward } : {}),
+      ...(outerSteps ? { outerSteps } : {}),
+      ...(gamma ? { gamma } : {}),
+      ...(data.solver && data.solver !== 'reward-weighted' ? { solver: data.solver } : {}),
     };
   };
   return build(roots[0], new Set());
 }
+
+/** AND(OR(p1, p2), p3) with a linear reward: a nested, two-level example whose targets are all exact. */
+export const exampleGraph: { nodes: StudioNode[]; edges: StudioEdge[] } = {
+  nodes: [
+    { id: 'p1', position: { x: 0, y: 0 }, data: { type: 'prior', name: 'p1', preset: 'two blobs (left)' } },
+    {
+      id: 'p2',
+      position: { x: 0, y: 110 },
+      data: { type: 'prior', name: 'p2', preset: 'two blobs (right)' },
+    },
+    { id: 'p3', position: { x: 220, y: 200 }, data: { type: 'prior', name: 'p3', preset: 'wide gaussian' } },
+    {
+      id: 'or',
+      position: { x: 220, y: 50 },
+      data: { type: 'operator', name: 'OR', operator: 'union', weights: '', reward: { kind: 'none' } },
+    },
+    {
+      id: 'and',
+      position: { x: 440, y: 120 },
+      data: {
+        type: 'operator',
+        name: 'AND',
+        operator: 'intersection',
+        weights: '',
+        reward: { kind: 'linear', wx: 0.5, wy: 0 },
+      },
+    },
+  ],
+  edges: [
+    { id: 'p1-or', source: 'p1', target: 'or' },
+    { id: 'p2-or', source: 'p2', target: 'or' },
+    { id: 'or-and', source: 'or', target: 'and' },
+    { id: 'p3-and', source: 'p3', target: 'and' },
+  ],
+};
