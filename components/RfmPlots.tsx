@@ -63,7 +63,7 @@ function NodeCard({ node, grid }: { node: RfmNodeView; grid: GridAxes | null }) 
           {node.tvBaseline !== undefined && ` (best naive baseline ${node.tvBaseline.toFixed(3)})`}
         </p>
       )}
-      <div className={`grid gap-4 ${node.exact ? 'md:grid-cols-2' : ''}`}>
+      <div className="grid gap-4 md:grid-cols-2">
         {resultData.length > 0 && (
           <Plot label={`${node.path}-result`} data={resultData} layout={squareLayout('Result')} />
         )}
