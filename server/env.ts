@@ -2,6 +2,7 @@
  * Environment, validated once with zod. Every setting the platform reads from the
  * environment is declared here, with its default; nothing else reads process.env.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -36,6 +37,19 @@ export const envSchema = z.object({
   TRIBUTARY_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   /** Tensor backend: `auto` picks the best that loads (tfjs-node-gpu, tfjs-node, wasm, cpu). */
   TRIBUTARY_TENSOR_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /**
+   * Native matrix products under the wasm backend (native/ addon): `auto` uses OpenBLAS when the addon was
+   * built with it, else the addon's portable SGEMM, else plain WASM; `openblas` / `portable` insist on
+   * that path; `off` keeps the WASM backend's own kernels.
+   */
+  TRIBUTARY_NATIVE_KERNELS: z.enum(['auto', 'openblas', 'portable', 'off']).default('auto'),
+  /** Threads for one native matrix product; default: the cores this process may use. */
+  TRIBUTARY_BLAS_THREADS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(() => os.availableParallelism()),
   /** Create the demo account and project on first start. */
   TRIBUTARY_DEMO: booleanFlag.default(true),
 });
@@ -44,18 +58,39 @@ export type Env = z.infer<typeof envSchema> & { dataDir: string; baseUrl: string
 
 /** Parses an environment (process.env by default) into a typed, validated Env, or throws one readable error. */
 export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
-  const result = envSchema.safeParse(cleaned);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid environment:\n${lines.join('\n')}`);
-  }
-  const env = result.data;
+  const env = validate(envSchema, source);
   return {
     ...env,
     dataDir: path.resolve(env.TRIBUTARY_DATA_DIR),
     baseUrl: env.TRIBUTARY_BASE_URL ?? `http://localhost:${env.PORT}`,
   };
+}
+
+const tensorSettingsSchema = envSchema.pick({
+  TRIBUTARY_TENSOR_BACKEND: true,
+  TRIBUTARY_NATIVE_KERNELS: true,
+  TRIBUTARY_BLAS_THREADS: true,
+});
+
+export type TensorSettings = z.infer<typeof tensorSettingsSchema>;
+
+/**
+ * Only the tensor settings, for the engines' backend selection: validating them alone keeps an unrelated
+ * bad variable (say PORT) from breaking a headless computation, and the full `loadEnv` still rejects it.
+ */
+export function loadTensorSettings(source: Record<string, string | undefined> = process.env): TensorSettings {
+  return validate(tensorSettingsSchema, source);
+}
+
+/** Empty variables count as unset; a failure lists every bad variable in one readable error. */
+function validate<T>(schema: z.ZodType<T>, source: Record<string, string | undefined>): T {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid environment:\n${lines.join('\n')}`);
+  }
+  return result.data;
 }
 
 let cached: Env | undefined;

@@ -47,7 +47,7 @@ function StudioNodeView({ data, selected }: NodeProps<StudioFlowNode>) {
       <div className="text-slate-500">
         {isPrior
           ? data.preset
-          : `${data.operator === 'intersection' ? 'AND' : 'OR'}${data.reward.kind === 'none' ? '' : ` + ${data.reward.kind} reward`}`}
+          : `${{ intersection: 'AND', union: 'OR', interpolation: 'INTERP' }[data.operator]}${data.reward.kind === 'none' ? '' : ` + ${data.reward.kind} reward`}`}
       </div>
       <Handle type="source" position={Position.Right} />
     </div>
@@ -230,10 +230,13 @@ function NodePanel({ data, onChange }: { data: StudioNodeData; onChange: (data: 
           <Field label="Operator">
             <Select
               value={data.operator}
-              onChange={(e) => onChange({ ...data, operator: e.target.value as 'intersection' | 'union' })}
+              onChange={(e) =>
+                onChange({ ...data, operator: e.target.value as 'intersection' | 'union' | 'interpolation' })
+              }
             >
               <option value="intersection">AND (intersection)</option>
               <option value="union">OR (union)</option>
+              <option value="interpolation">INTERP (Wasserstein barycenter)</option>
             </Select>
           </Field>
           <Field label="Weights α (comma-separated, inputs top to bottom; empty = all 1)">

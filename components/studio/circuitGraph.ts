@@ -50,7 +50,7 @@ export type StudioNodeData =
   | {
       type: 'operator';
       name: string;
-      operator: 'intersection' | 'union';
+      operator: 'intersection' | 'union' | 'interpolation';
       weights: string;
       reward: RewardChoice;
       /** Mirror-descent steps and γ as typed ('' = the engine's default). */

@@ -9,6 +9,13 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { loadTensorSettings } from '../env';
+import {
+  activeNativeMatMul,
+  installNativeKernels,
+  type NativeKernelsOptions,
+  type NativeMatMulPath,
+} from './nativeKernels';
 
 export { tf };
 
@@ -16,7 +23,12 @@ export type TensorBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu'
 
 export interface TensorBackendInfo {
   name: TensorBackendName;
-  /** Human-readable: tfjs version, threads, CUDA, … (the caller logs it). */
+  /**
+   * What computes the matrix products: the native addon's `openblas` or `portable` SGEMM under the wasm
+   * backend (nativeKernels.ts), otherwise the backend's own kernels (its name).
+   */
+  kernels: NativeMatMulPath | TensorBackendName;
+  /** Human-readable: tfjs version, threads, CUDA, matmul library, … (the caller logs it). */
   detail: string;
 }
 
@@ -94,20 +106,79 @@ async function activate(name: TensorBackendName): Promise<TensorBackendInfo> {
     case 'tensorflow-gpu':
       await importOptional('@tensorflow/tfjs-node-gpu');
       await switchTo('tensorflow');
-      return { name, detail: `tfjs ${tf.version.tfjs}, libtensorflow with CUDA (tfjs-node-gpu)` };
+      return {
+        name,
+        kernels: name,
+        detail: `tfjs ${tf.version.tfjs}, libtensorflow with CUDA (tfjs-node-gpu)`,
+      };
     case 'tensorflow':
       await importOptional('@tensorflow/tfjs-node');
       await switchTo('tensorflow');
-      return { name, detail: `tfjs ${tf.version.tfjs}, libtensorflow CPU (tfjs-node)` };
+      return { name, kernels: name, detail: `tfjs ${tf.version.tfjs}, libtensorflow CPU (tfjs-node)` };
     case 'wasm':
       await loadWasmBackend();
       await switchTo('wasm');
       useTransposeFreeMatMulGradient();
-      return { name, detail: `tfjs ${tf.version.tfjs}, WebAssembly ${describeWasmFeatures()}` };
+      return applyNativeKernels();
     case 'cpu':
       await switchTo('cpu');
-      return { name, detail: `tfjs ${tf.version.tfjs}, plain JavaScript, 1 thread` };
+      return { name, kernels: name, detail: `tfjs ${tf.version.tfjs}, plain JavaScript, 1 thread` };
   }
+}
+
+let nativeKernelsOptions: NativeKernelsOptions | undefined;
+
+/** TRIBUTARY_NATIVE_KERNELS and TRIBUTARY_BLAS_THREADS (server/env.ts) until `setNativeKernels` says otherwise. */
+function nativeOptions(): NativeKernelsOptions {
+  if (!nativeKernelsOptions) {
+    const settings = loadTensorSettings();
+    nativeKernelsOptions = {
+      setting: settings.TRIBUTARY_NATIVE_KERNELS,
+      threads: settings.TRIBUTARY_BLAS_THREADS,
+    };
+  }
+  return nativeKernelsOptions;
+}
+
+/**
+ * Installs (or removes) the native matrix kernels on the active wasm backend and describes the result. A
+ * native path that computes wrongly is removed again, like a backend that fails its self-check.
+ */
+function applyNativeKernels(): TensorBackendInfo {
+  const base = `tfjs ${tf.version.tfjs}, WebAssembly ${describeWasmFeatures()}`;
+  const status = installNativeKernels(nativeOptions());
+  if (status.path) {
+    try {
+      verifyArithmetic('wasm');
+    } catch (error) {
+      installNativeKernels({ ...nativeOptions(), setting: 'off' });
+      if (nativeOptions().setting !== 'auto') throw error;
+      return {
+        name: 'wasm',
+        kernels: 'wasm',
+        detail: `${base}; matmul: WASM (native ${status.path} failed its self-check)`,
+      };
+    }
+  }
+  return { name: 'wasm', kernels: status.path ?? 'wasm', detail: `${base}; ${status.detail}` };
+}
+
+/**
+ * Switches the native matrix kernels (and their thread count) at run time, for benchmarks and tests that
+ * compare paths in one process. Applies at once when wasm is the selected backend (and returns its new
+ * description), otherwise the next time wasm is activated.
+ */
+export async function setNativeKernels(
+  options: Partial<NativeKernelsOptions>,
+): Promise<TensorBackendInfo | undefined> {
+  if (selection && !selected) await selection.catch(() => undefined);
+  nativeKernelsOptions = { ...nativeOptions(), ...options };
+  const current = currentTensorBackend();
+  if (current?.name !== 'wasm') return undefined;
+  const info = applyNativeKernels();
+  selected = info;
+  selection = Promise.resolve(info);
+  return info;
 }
 
 /** Optional native packages: a variable specifier keeps bundlers from resolving them at build time. */
@@ -154,7 +225,10 @@ function useTransposeFreeMatMulGradient(): void {
     gradFunc: (dy, saved, attrs) => {
       const [a, b] = saved;
       const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
-      if (a.rank !== 2 || b.rank !== 2 || transposeA || transposeB)
+      // Native kernels (nativeKernels.ts) read transposed operands at no cost: the explicit copies would
+      // only add work there.
+      const nativeProducts = activeNativeMatMul() !== null && tf.getBackend() === 'wasm';
+      if (a.rank !== 2 || b.rank !== 2 || transposeA || transposeB || nativeProducts)
         return original.gradFunc(dy, saved, attrs);
       const dy2 = dy as tf.Tensor2D;
       return {

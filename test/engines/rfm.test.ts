@@ -11,6 +11,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GaussianMixtureFlow, logLikelihood } from '../../server/engines/flows';
 import {
+  broadGaussianCover,
   densityOnGrid,
   exactTargetOnGrid,
   firstVariation,
@@ -156,5 +157,32 @@ describe('mirror descent on 2-D Gaussian mixtures', () => {
         solver: 'adjoint-matching',
       }),
     ).rejects.toThrow(/plain reward fine-tuning/);
+  });
+
+  it('interpolation reaches the Wasserstein barycenter of two Gaussians', async () => {
+    // W2 barycenter of N(μ1, s1²I) and N(μ2, s2²I) with equal weights: N((μ1 + μ2)/2, ((s1 + s2)/2)² I).
+    const gaussian = (mean: number[], sd: number) =>
+      new GaussianMixtureDensity(new GaussianMixtureFlow([{ weight: 1, mean, sd }]));
+    const left = gaussian([-2, 0], 0.5);
+    const right = gaussian([2, 1], 0.7);
+    const barycenterGrid = grid2d({ xMin: -5, xMax: 5, yMin: -4.5, yMax: 5.5 }, 30);
+    const target = densityOnGrid(gaussian([0, 0.5], 0.6), barycenterGrid);
+    const problem: RfmProblem = { operator: 'interpolation', priors: [left, right], weights: [1, 1] };
+    const { iterates } = await mirrorDescent({
+      problem,
+      init: broadGaussianCover(new MixtureDensity([left, right]), 2),
+      outerSteps: 4,
+      seed: 1,
+      inner: { steps: 800, warmSteps: 400, sampleCount: 1200 },
+    });
+    const tvs = iterates.map((it) => totalVariation(densityOnGrid(it, barycenterGrid), target));
+    iterates.forEach((it) => it.dispose());
+    const baseline = Math.min(
+      ...[left, right].map((p) => totalVariation(densityOnGrid(p, barycenterGrid), target)),
+    );
+    // While developing (a similar broad start): TV 0.36 → 0.25 → 0.13 → 0.07 over four steps; baselines ≈ 0.9.
+    expect(tvs[3]).toBeLessThan(0.15);
+    expect(tvs[3]).toBeLessThan(tvs[0]);
+    expect(tvs[3]).toBeLessThan(baseline / 4);
   });
 });

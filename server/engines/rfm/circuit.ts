@@ -15,7 +15,13 @@ import {
 } from '../flows';
 import { createRng } from '../random';
 import { tf } from '../tensor';
-import { FlowDensity, GaussianMixtureDensity, MixtureDensity, type DensityModel } from './density';
+import {
+  broadGaussianCover,
+  FlowDensity,
+  GaussianMixtureDensity,
+  MixtureDensity,
+  type DensityModel,
+} from './density';
 import { densityOnGrid, exactTargetFromGridLogs, type Grid2d } from './exact';
 import { mirrorDescent, type InnerSolverOptions, type MirrorIteration } from './mirrorDescent';
 import type { RfmOperator } from './operators';
@@ -23,11 +29,17 @@ import { defaultOuterSteps, type Circuit, type PriorSource } from './circuitSche
 import { makeDifferentiableReward } from './differentiableRewards';
 import { makeReward } from './rewards';
 
+const operatorSymbols: Record<RfmOperator, string> = {
+  intersection: 'AND',
+  union: 'OR',
+  interpolation: 'INTERP',
+};
+
 /** Node paths: the root is "root", its children "root.0", "root.1", … */
 export function nodeLabel(circuit: Circuit, path: string): string {
   if (circuit.name) return circuit.name;
   if (circuit.type === 'prior') return circuit.source.kind === 'toy' ? circuit.source.density : path;
-  return `${circuit.operator === 'intersection' ? 'AND' : 'OR'}(${circuit.children.map((c, i) => nodeLabel(c, `${path}.${i}`)).join(', ')})`;
+  return `${operatorSymbols[circuit.operator]}(${circuit.children.map((c, i) => nodeLabel(c, `${path}.${i}`)).join(', ')})`;
 }
 
 export function countOperatorNodes(circuit: Circuit): number {
@@ -88,7 +100,12 @@ export async function evaluateCircuit(
       const { iterates, iterations } = await mirrorDescent({
         problem: { operator: node.operator, priors, weights, reward },
         // p_0 = the weighted mixture of the children: it covers every child's support.
-        init: priors.length === 1 ? priors[0] : new MixtureDensity(priors, weights),
+        init:
+          node.operator === 'interpolation'
+            ? broadGaussianCover(new MixtureDensity(priors, weights), rng.nextSeed())
+            : priors.length === 1
+              ? priors[0]
+              : new MixtureDensity(priors, weights),
         outerSteps: defaultOuterSteps(node),
         gamma: node.gamma,
         inner: options.inner,
@@ -110,7 +127,7 @@ export async function evaluateCircuit(
         density: output,
         weights: (output.field as MlpVelocityField).getWeights(),
         iterations,
-        ...(options.grid && exactChildren.every((e) => e !== undefined)
+        ...(options.grid && node.operator !== 'interpolation' && exactChildren.every((e) => e !== undefined)
           ? {
               exactOnGrid: exactTargetFromGridLogs(
                 node.operator,

@@ -54,7 +54,7 @@ export const circuitSchema: z.ZodType<Circuit> = z.lazy(() =>
       .object({
         type: z.literal('operator'),
         name: z.string().max(100).optional(),
-        operator: z.enum(['intersection', 'union']),
+        operator: z.enum(['intersection', 'union', 'interpolation']),
         weights: z.array(z.number().positive()).optional(),
         reward: rewardSpecSchema.optional(),
         outerSteps: z.number().int().min(1).max(20).optional(),
@@ -72,8 +72,10 @@ export const circuitSchema: z.ZodType<Circuit> = z.lazy(() =>
 /**
  * Outer mirror-descent steps when a node does not say: one step with γ = 1/A is exact for the
  * intersection (with or without reward) and for a reward-free union started from the children's
- * mixture; a union with a reward is a fixed point that takes several steps.
+ * mixture; a union with a reward is a fixed point that takes several steps, and so is interpolation.
  */
 export function defaultOuterSteps(node: CircuitNode): number {
-  return node.outerSteps ?? (node.operator === 'union' && node.reward ? 3 : 1);
+  if (node.outerSteps) return node.outerSteps;
+  if (node.operator === 'interpolation') return 4; // reweighting a broad start toward the barycenter
+  return node.operator === 'union' && node.reward ? 3 : 1;
 }

@@ -128,3 +128,23 @@ export class MixtureDensity implements DensityModel {
     return out;
   }
 }
+
+/**
+ * An isotropic Gaussian with the mean and (widened) spread of `density`'s samples: a start for the
+ * interpolation operator, whose mirror steps reweight mass and so need p_0 to cover the space
+ * between the priors.
+ */
+export function broadGaussianCover(density: DensityModel, seed: number, widen = 1.2): GaussianMixtureDensity {
+  const n = 4000;
+  const d = density.dimension;
+  const samples = density.sample(n, seed);
+  const mean = Array.from({ length: d }, (_, j) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += samples[i * d + j];
+    return sum / n;
+  });
+  let variance = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) variance += (samples[i * d + j] - mean[j]) ** 2;
+  const sd = widen * Math.sqrt(variance / (n * d));
+  return new GaussianMixtureDensity(new GaussianMixtureFlow([{ weight: 1, mean, sd }]));
+}

@@ -65,6 +65,9 @@ export function exactTargetFromGridLogs(
   const A = totalWeight(weights);
   const n = logPriors[0].length;
   const reward = rewardOnGrid ?? new Float64Array(n);
+  if (operator === 'interpolation') {
+    throw new Error('the interpolation (Wasserstein barycenter) target has no closed form on a grid');
+  }
   if (operator === 'intersection') {
     const logTarget = new Float64Array(n).map(
       (_, i) => reward[i] / A + weights.reduce((sum, a, k) => sum + (a / A) * logPriors[k][i], 0),

@@ -7,3 +7,4 @@ export * from './rewards';
 export * from './differentiableRewards';
 export * from './circuit';
 export * from './circuitSchema';
+export * from './sinkhorn';

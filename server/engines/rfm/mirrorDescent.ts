@@ -105,7 +105,7 @@ export async function mirrorDescent(options: MirrorDescentOptions): Promise<Mirr
       const started = performance.now();
       const gamma = gammaOf(k);
       const samples = current.sample(inner.sampleCount, rng.nextSeed());
-      const variation = firstVariation(problem, current, samples);
+      const variation = firstVariation(problem, current, samples, rng.nextSeed());
       const field =
         current instanceof FlowDensity && current.field instanceof MlpVelocityField
           ? MlpVelocityField.fromWeights(current.field.getWeights())

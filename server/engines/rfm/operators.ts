@@ -4,8 +4,9 @@
  */
 import type { DensityModel } from './density';
 import type { Reward } from './rewards';
+import { sinkhornPotential } from './sinkhorn';
 
-export type RfmOperator = 'intersection' | 'union';
+export type RfmOperator = 'intersection' | 'union' | 'interpolation';
 
 export interface RfmProblem {
   operator: RfmOperator;
@@ -55,12 +56,36 @@ export function unionFirstVariation(
   );
 }
 
+/**
+ * Interpolation, D_i = W2²/2 to each prior: δG/δp = f − Σ α_i φ_i, φ_i the Kantorovich potential of
+ * p_k → p_i at the points (entropic OT between the points and fresh samples of p_i).
+ */
+export function interpolationFirstVariation(
+  problem: RfmProblem,
+  points: Float32Array,
+  dimension: number,
+  seed: number,
+): Float64Array {
+  const n = points.length / dimension;
+  const reward = problem.reward?.(points, dimension);
+  const variation = new Float64Array(n).map((_, j) => reward?.[j] ?? 0);
+  problem.priors.forEach((prior, i) => {
+    const potential = sinkhornPotential(points, prior.sample(n, seed + i), dimension);
+    for (let j = 0; j < n; j++) variation[j] -= problem.weights[i] * potential[j];
+  });
+  return variation;
+}
+
 /** δG/δp(p_k) at `points` (samples of p_k) for the problem's operator. */
 export function firstVariation(
   problem: RfmProblem,
   current: DensityModel,
   points: Float32Array,
+  seed = 0,
 ): Float64Array {
+  if (problem.operator === 'interpolation') {
+    return interpolationFirstVariation(problem, points, current.dimension, seed);
+  }
   const logCurrent = current.logDensity(points);
   const logPriors = problem.priors.map((prior) => prior.logDensity(points));
   const reward = problem.reward?.(points, current.dimension);
