@@ -10,6 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
+import { defaultTorchFlowPeer, runFlowTrainBench } from '../bench/flowTrain';
+import { runMatMulBench } from '../bench/matmul';
+import { runRfm2dBench } from '../bench/rfm2d';
 import { initTensorBackend } from '../server/engines/tensor';
 import { loadEnv, type Env } from '../server/env';
 import { flow2dConfigSchema, runFlow2d, type Flow2dProgress } from '../server/jobs/flow2d';
@@ -38,7 +41,7 @@ const commands: CliCommand[] = [
   },
   {
     name: 'info',
-    summary: 'Version, tensor backend, database mode and data folder, as JSON.',
+    summary: 'Version, tensor backend and matrix kernels, database mode and data folder, as JSON.',
     usage: 'tributary info',
     run: runInfo,
   },
@@ -64,6 +67,23 @@ const commands: CliCommand[] = [
       '  weights.json and summary.json (TV to the exact target per node where it is known).',
     ].join('\n'),
     run: (args) => runRfmCommand(args, cliEnv, (message) => new UsageError(message)),
+  },
+  {
+    name: 'bench',
+    summary: 'Benchmarks: matmul (GFLOP/s), flow-train (steps/s against PyTorch), rfm2d.',
+    usage: [
+      'tributary bench matmul [--seconds 1] [--threads N] [--quick] [--no-torch]',
+      '  GFLOP/s of our matrix products (native path, portable SGEMM), the WASM kernel and PyTorch for',
+      '  1024³ and the flow engine’s shapes; --quick skips the WASM kernel on 1024³ (≈1 s per product).',
+      'tributary bench flow-train [--dims 2,64] [--seconds 5] [--threads N] [--also-wasm]',
+      '                           [--torch-peer PATH | --no-torch]',
+      '  Training steps/s of the DESIGN reference flow (MLP 3×256 SiLU, batch 1024, Adam) in our engine',
+      '  and in PyTorch (shared/peers/torch_flow_bench.py), with the ratio; --also-wasm adds plain WASM.',
+      'tributary bench rfm2d [--seed 0]',
+      '  RFM on random 2-D Gaussian-mixture priors: total variation to the exact target per operator.',
+      '  Threads default to TRIBUTARY_BLAS_THREADS (the cores available); PyTorch gets the same number.',
+    ].join('\n'),
+    run: runBenchCommand,
   },
 ];
 
@@ -108,6 +128,7 @@ async function runInfo(args: string[]): Promise<Summary> {
     version: packageVersion,
     codeVersion: codeVersion(),
     tensorBackend: backend.name,
+    tensorKernels: backend.kernels,
     backendDetail: backend.detail,
     databaseMode: env.DATABASE_URL ? 'postgresql' : 'pglite',
     dataDir: env.dataDir,
@@ -218,6 +239,84 @@ async function runFlow2dCommand(args: string[]): Promise<Summary> {
   };
   await fs.writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2));
   return summary;
+}
+
+// --------------------------------------------------------------------------------------------- bench
+
+function positiveNumber(flag: string, value: string | undefined, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  const number = value.trim() === '' ? Number.NaN : Number(value);
+  if (!(number > 0) || (integer && !Number.isInteger(number))) {
+    throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+  }
+  return number;
+}
+
+async function runBenchCommand(args: string[]): Promise<Summary> {
+  const [name, ...rest] = args;
+  const env = cliEnv();
+  await initTensorBackend(env.TRIBUTARY_TENSOR_BACKEND);
+  switch (name) {
+    case 'matmul': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          seconds: { type: 'string' },
+          threads: { type: 'string' },
+          quick: { type: 'boolean' },
+          'no-torch': { type: 'boolean' },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+      return runMatMulBench({
+        seconds: positiveNumber('seconds', values.seconds, 1),
+        threads: positiveNumber('threads', values.threads, env.TRIBUTARY_BLAS_THREADS, true),
+        quick: values.quick ?? false,
+        torch: !values['no-torch'],
+      });
+    }
+    case 'flow-train': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          dims: { type: 'string' },
+          seconds: { type: 'string' },
+          threads: { type: 'string' },
+          'also-wasm': { type: 'boolean' },
+          'torch-peer': { type: 'string' },
+          'no-torch': { type: 'boolean' },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+      const dimensions = (values.dims ?? '2,64').split(',').map((d) => positiveNumber('dims', d, 0, true));
+      return runFlowTrainBench({
+        dimensions,
+        seconds: positiveNumber('seconds', values.seconds, 5),
+        threads: positiveNumber('threads', values.threads, env.TRIBUTARY_BLAS_THREADS, true),
+        alsoWasm: values['also-wasm'] ?? false,
+        torchPeer: values['no-torch'] ? null : (values['torch-peer'] ?? defaultTorchFlowPeer),
+      });
+    }
+    case 'rfm2d': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { seed: { type: 'string' } },
+        strict: true,
+        allowPositionals: false,
+      });
+      const seed = values.seed === undefined ? 0 : Number(values.seed);
+      if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+      return runRfm2dBench(seed);
+    }
+    default:
+      throw new UsageError(
+        name === undefined
+          ? 'bench needs a name: matmul, flow-train or rfm2d'
+          : `unknown benchmark "${name}"`,
+      );
+  }
 }
 
 // ------------------------------------------------------------------------------------------ dispatch

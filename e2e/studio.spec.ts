@@ -4,7 +4,9 @@
  */
 import { expect, test } from '@playwright/test';
 
-test('a nested circuit runs from the studio and shows every node against its exact target', async ({ page }) => {
+test('a nested circuit runs from the studio and shows every node against its exact target', async ({
+  page,
+}) => {
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
@@ -20,7 +22,8 @@ test('a nested circuit runs from the studio and shows every node against its exa
   await expect(page).toHaveURL(/\/projects\/[0-9a-f-]{36}$/);
 
   await page.getByRole('tab', { name: 'Flow studio' }).click();
-  for (const name of ['p1', 'p2', 'p3', 'OR', 'AND']) await expect(page.getByTestId(`studio-node-${name}`)).toBeVisible();
+  for (const name of ['p1', 'p2', 'p3', 'OR', 'AND'])
+    await expect(page.getByTestId(`studio-node-${name}`)).toBeVisible();
   await page.getByRole('button', { name: 'Run circuit' }).click();
   await expect(page.getByText('Queued: follow it in Runs.')).toBeVisible();
 
@@ -32,7 +35,9 @@ test('a nested circuit runs from the studio and shows every node against its exa
 
   await expect(page.getByTestId('rfm-node-root')).toContainText('AND');
   await expect(page.getByTestId('rfm-node-root.0')).toContainText('OR');
-  await expect(page.getByTestId('rfm-tv').first()).toContainText(/Total variation to the exact target: 0\.\d+/);
+  await expect(page.getByTestId('rfm-tv').first()).toContainText(
+    /Total variation to the exact target: 0\.\d+/,
+  );
   await expect(page.locator('[data-plot="root-exact"] .main-svg').first()).toBeVisible();
   await expect(page.locator('[data-plot="root-result"] .main-svg').first()).toBeVisible();
   expect(errors).toEqual([]);

@@ -67,6 +67,15 @@ interface TributaryBlasAddon {
     activation: number,
     alpha: number,
   ): void;
+  sum(
+    heap: ArrayBuffer,
+    xOffset: number,
+    outOffset: number,
+    outer: number,
+    reduce: number,
+    inner: number,
+  ): void;
+  sigmoid(heap: ArrayBuffer, xOffset: number, outOffset: number, count: number): void;
   setThreads(threads: number): void;
   info(): TributaryBlasInfo;
 }
@@ -124,10 +133,8 @@ export function tributaryBlasInfo(): TributaryBlasInfo | undefined {
 
 // ------------------------------------------------------------------------------------------ registration
 
-interface OriginalKernels {
-  batchMatMul: tf.KernelConfig;
-  fusedMatMul: tf.KernelConfig;
-}
+type ReplacedKernel = 'BatchMatMul' | '_FusedMatMul' | 'Sum' | 'Sigmoid' | 'Identity' | 'Cast';
+type OriginalKernels = Record<ReplacedKernel, tf.KernelConfig>;
 
 let originals: OriginalKernels | undefined;
 let active: { path: NativeMatMulPath; addon: TributaryBlasAddon } | undefined;
@@ -141,9 +148,13 @@ export function activeNativeMatMul(): NativeMatMulPath | null {
  * Puts the native kernels in place of the wasm backend's `BatchMatMul` and `_FusedMatMul` (or restores the
  * originals for `off`). Idempotent; call again to switch paths or thread counts. The wasm backend module
  * must have been imported (its kernels registered). `auto` without the addon quietly keeps plain WASM
- * and says why; an explicit `openblas` / `portable` that cannot be had throws.
+ * and says why; an explicit `openblas` / `portable` that cannot be had throws. `load` is the addon (tests
+ * pass a failed load to exercise the fallback).
  */
-export function installNativeKernels(options: NativeKernelsOptions): NativeKernelsStatus {
+export function installNativeKernels(
+  options: NativeKernelsOptions,
+  load: ReturnType<typeof loadTributaryBlas> = loadTributaryBlas(),
+): NativeKernelsStatus {
   if (!Number.isInteger(options.threads) || options.threads < 1) {
     throw new Error(`native kernels: threads must be a positive integer, got ${options.threads}`);
   }
@@ -151,7 +162,6 @@ export function installNativeKernels(options: NativeKernelsOptions): NativeKerne
     restoreOriginalKernels();
     return { path: null, detail: 'matmul: WASM (native kernels off)' };
   }
-  const load = loadTributaryBlas();
   if ('error' in load) {
     restoreOriginalKernels();
     if (options.setting !== 'auto') throw new Error(`native kernels '${options.setting}': ${load.error}`);
@@ -182,34 +192,48 @@ function describePath(path: NativeMatMulPath, built: TributaryBlasInfo, threads:
   return `matmul: portable blocked SGEMM (${built.portableSimd}, ${threadText}) on the WASM heap via Node-API`;
 }
 
+/**
+ * The replacements. Besides the products: Sum (the WASM kernel transposes before reducing, which made
+ * bias gradients cost as much as the products), Sigmoid (scalar in the WASM build: SiLU calls it on every
+ * hidden activation), and Identity / same-dtype Cast, which the WASM backend implements as copies
+ * although tfjs tensors are immutable — and tfjs clones every tensor it saves for backprop through them.
+ */
+function replacementKernels(): Record<ReplacedKernel, tf.KernelFunc> {
+  return {
+    BatchMatMul: nativeBatchMatMul,
+    _FusedMatMul: nativeFusedMatMul,
+    Sum: nativeSum,
+    Sigmoid: nativeSigmoid,
+    Identity: sharedIdentity,
+    Cast: sharedCast,
+  };
+}
+
 function registerNativeKernels(): void {
   if (originals) return;
-  const batchMatMul = tf.getKernel('BatchMatMul', 'wasm');
-  const fusedMatMul = tf.getKernel('_FusedMatMul', 'wasm');
-  if (!batchMatMul || !fusedMatMul) {
-    throw new Error(
-      'native kernels: the wasm backend is not loaded (no wasm BatchMatMul/_FusedMatMul kernel)',
-    );
+  const replacements = Object.entries(replacementKernels()) as [ReplacedKernel, tf.KernelFunc][];
+  const found = replacements.map(([name]) => [name, tf.getKernel(name, 'wasm')] as const);
+  const missing = found.filter(([, config]) => !config).map(([name]) => name);
+  if (missing.length > 0) {
+    throw new Error(`native kernels: the wasm backend is not loaded (no wasm kernel ${missing.join(', ')})`);
   }
-  originals = { batchMatMul, fusedMatMul };
-  replaceKernel(batchMatMul, nativeBatchMatMul);
-  replaceKernel(fusedMatMul, nativeFusedMatMul);
+  originals = Object.fromEntries(found) as OriginalKernels;
+  for (const [name, kernelFunc] of replacements) {
+    const original = originals[name];
+    // Same name, backend and setup as the original (its setup prepares the fallback), another function.
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...original, kernelFunc });
+  }
 }
 
 function restoreOriginalKernels(): void {
   active = undefined;
   if (!originals) return;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel(originals.batchMatMul);
-  tf.unregisterKernel('_FusedMatMul', 'wasm');
-  tf.registerKernel(originals.fusedMatMul);
+  for (const original of Object.values(originals)) {
+    tf.unregisterKernel(original.kernelName, original.backendName);
+    tf.registerKernel(original);
+  }
   originals = undefined;
-}
-
-/** Same name, backend and setup as the original (its setup prepares the fallback), another function. */
-function replaceKernel(original: tf.KernelConfig, kernelFunc: tf.KernelFunc): void {
-  tf.unregisterKernel(original.kernelName, original.backendName);
-  tf.registerKernel({ ...original, kernelFunc });
 }
 
 // ------------------------------------------------------------------------------------------------ kernels
@@ -219,6 +243,7 @@ interface WasmBackendHeap {
   wasm: { HEAPU8: Uint8Array };
   getMemoryOffset(dataId: tf.DataId): number;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  incRef(dataId: tf.DataId): void;
 }
 
 interface ProductPlan {
@@ -353,7 +378,7 @@ const nativeBatchMatMul: tf.KernelFunc = (args) => {
     a.dtype === 'float32' && b.dtype === 'float32'
       ? planMatMul(a.shape, b.shape, transposeA, transposeB)
       : undefined;
-  if (!plan || !originals) return fallback('batchMatMul', args);
+  if (!plan || !originals) return fallback('BatchMatMul', args);
   return runNative(args.backend as WasmBackendHeap, a, b, plan, transposeA, transposeB, undefined, 0, 0);
 };
 
@@ -382,7 +407,7 @@ const nativeFusedMatMul: tf.KernelFunc = (args) => {
       biasSpec = { offset: backend.getMemoryOffset(bias.dataId), length: size };
     }
   }
-  if (!plan || !originals || (bias && !biasSpec)) return fallback('fusedMatMul', args);
+  if (!plan || !originals || (bias && !biasSpec)) return fallback('_FusedMatMul', args);
   return runNative(
     backend,
     a,
@@ -396,7 +421,80 @@ const nativeFusedMatMul: tf.KernelFunc = (args) => {
   );
 };
 
-function fallback(kernel: keyof OriginalKernels, args: Parameters<tf.KernelFunc>[0]) {
+/**
+ * tfjs's Sum (reduce_sum over `axis`, optionally keeping reduced axes as size 1) for float32 when the
+ * reduced axes are one contiguous block — leading (a bias gradient: rows of dY summed), trailing (per-row
+ * sums) or in the middle. The WASM kernel first transposes every non-trailing reduction, which made the
+ * bias gradients of a training step cost almost as much as its matrix products.
+ */
+const nativeSum: tf.KernelFunc = (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { axis, keepDims = false } = (args.attrs ?? {}) as { axis?: number | number[]; keepDims?: boolean };
+  const rank = x.shape.length;
+  const axes = [...new Set(tf.util.parseAxisParam(axis ?? x.shape.map((_, i) => i), x.shape))].sort(
+    (p, q) => p - q,
+  );
+  const contiguous = axes.length > 0 && axes[axes.length - 1] - axes[0] === axes.length - 1;
+  const native = active;
+  if (x.dtype !== 'float32' || !contiguous || !native) return fallback('Sum', args);
+  const first = axes[0];
+  const last = axes[axes.length - 1];
+  const extent = (from: number, to: number) => x.shape.slice(from, to).reduce((p, d) => p * d, 1);
+  const outer = extent(0, first);
+  const reduce = extent(first, last + 1);
+  const inner = extent(last + 1, rank);
+  const outShape = x.shape.flatMap((d, i) => (i < first || i > last ? [d] : keepDims ? [1] : []));
+  const backend = args.backend as WasmBackendHeap;
+  const out = backend.makeOutput(outShape, 'float32');
+  if (outer * inner === 0) return out;
+  native.addon.sum(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    backend.getMemoryOffset(x.dataId),
+    backend.getMemoryOffset(out.dataId),
+    outer,
+    reduce,
+    inner,
+  );
+  return out;
+};
+
+/** tfjs's Sigmoid, 1/(1 + e^−x), for float32 (native/src/addon.c `sigmoid`). */
+const nativeSigmoid: tf.KernelFunc = (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const native = active;
+  if (x.dtype !== 'float32' || !native) return fallback('Sigmoid', args);
+  const backend = args.backend as WasmBackendHeap;
+  const out = backend.makeOutput(x.shape, 'float32');
+  const count = x.shape.reduce((p, d) => p * d, 1);
+  if (count === 0) return out;
+  native.addon.sigmoid(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    backend.getMemoryOffset(x.dataId),
+    backend.getMemoryOffset(out.dataId),
+    count,
+  );
+  return out;
+};
+
+/**
+ * Identity without a copy: the output shares the input's data and bumps its reference count, as tfjs's
+ * cpu and webgl backends do (tensors are never written in place; the data is freed with its last user).
+ */
+const sharedIdentity: tf.KernelFunc = (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  if (x.dtype === 'string') return fallback('Identity', args);
+  (args.backend as WasmBackendHeap).incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+};
+
+/** A Cast to the dtype the tensor already has is an Identity; real conversions keep the WASM kernel. */
+const sharedCast: tf.KernelFunc = (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { dtype } = (args.attrs ?? {}) as { dtype?: tf.DataType };
+  return dtype === x.dtype ? sharedIdentity(args) : fallback('Cast', args);
+};
+
+function fallback(kernel: ReplacedKernel, args: Parameters<tf.KernelFunc>[0]) {
   const original = originals?.[kernel];
   if (!original) throw new Error('native kernels: no original wasm kernel to fall back to');
   return original.kernelFunc(args);

@@ -140,6 +140,11 @@ function nativeOptions(): NativeKernelsOptions {
   return nativeKernelsOptions;
 }
 
+/** The native-kernel setting and thread count in force (from the environment unless changed since). */
+export function currentNativeKernelsOptions(): NativeKernelsOptions {
+  return { ...nativeOptions() };
+}
+
 /**
  * Installs (or removes) the native matrix kernels on the active wasm backend and describes the result. A
  * native path that computes wrongly is removed again, like a backend that fails its self-check.

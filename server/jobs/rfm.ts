@@ -13,7 +13,6 @@ import {
   grid2d,
   totalVariation,
   type Circuit,
-  type DensityModel,
   type Grid2d,
   type NodeResult,
 } from '../engines/rfm';
@@ -178,7 +177,7 @@ function baselineTv(
   const children = [...byPath.values()].filter(
     (r) => r.path.startsWith(`${result.path}.`) && !r.path.slice(result.path.length + 1).includes('.'),
   );
-  const childGrids = children.map((child) => densityOnGrid(child.density as DensityModel, grid));
+  const childGrids = children.map((child) => densityOnGrid(child.density, grid));
   const distances = childGrids.map((g) => totalVariation(g, exact));
   if (childGrids.length > 1) {
     const mixture = childGrids[0].map(

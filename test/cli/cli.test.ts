@@ -92,6 +92,50 @@ describe('tributary CLI', () => {
     expect(unknown.stderr).toMatch(/stepz/);
   });
 
+  it('info names the matrix kernels, and TRIBUTARY_NATIVE_KERNELS=off gives plain WASM', () => {
+    const dataDir = tempDir();
+    const env = { TRIBUTARY_DATA_DIR: dataDir, TRIBUTARY_TENSOR_BACKEND: 'wasm' };
+    const native = JSON.parse(tributary(['info'], env).lastLine) as Record<string, unknown>;
+    expect(['openblas', 'portable', 'wasm']).toContain(native.tensorKernels);
+    expect(native.backendDetail).toMatch(/matmul: /);
+    const { code, lastLine } = tributary(['info'], { ...env, TRIBUTARY_NATIVE_KERNELS: 'off' });
+    expect(code).toBe(0);
+    expect(JSON.parse(lastLine)).toMatchObject({ tensorKernels: 'wasm', tensorBackend: 'wasm' });
+    const bad = tributary(['info'], { ...env, TRIBUTARY_BLAS_THREADS: 'many' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/TRIBUTARY_BLAS_THREADS/);
+  });
+
+  it('bench matmul and bench flow-train print one JSON line of figures', () => {
+    const matmul = tributary(['bench', 'matmul', '--seconds', '0.01', '--quick', '--no-torch']);
+    expect(matmul.code, matmul.stderr).toBe(0);
+    const figures = JSON.parse(matmul.lastLine) as {
+      bench: string;
+      shapes: { ours: number }[];
+      torch: unknown;
+      torchReason: string;
+    };
+    expect(figures.shapes).toHaveLength(5);
+    expect(figures.shapes.every((shape) => shape.ours > 0)).toBe(true);
+    expect(figures.bench).toBe('matmul');
+    expect(figures.torch).toBeNull();
+    expect(figures.torchReason).toMatch(/no-torch/);
+
+    const flow = tributary(['bench', 'flow-train', '--dims', '2', '--seconds', '0.2', '--no-torch']);
+    expect(flow.code, flow.stderr).toBe(0);
+    const training = JSON.parse(flow.lastLine) as { results: { ours: { stepsPerSecond: number } }[] };
+    expect(training.results).toHaveLength(1);
+    expect(training.results[0].ours.stepsPerSecond).toBeGreaterThan(0);
+    expect(training).toMatchObject({
+      bench: 'flow-train',
+      model: { hidden: 256, layers: 3, batchSize: 1024 },
+    });
+
+    const unknown = tributary(['bench', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown benchmark "frobnicate"/);
+  });
+
   it('an unknown command exits non-zero with a message on stderr', () => {
     const { code, stderr } = tributary(['frobnicate']);
     expect(code).not.toBe(0);

@@ -107,7 +107,7 @@ export async function adjointMatching(options: AdjointMatchingOptions) {
               const target = tf.add(tf.mul(2 / sigma, residual), tf.mul(sigma, adjoints[k]));
               return tf.mean(tf.sum(tf.square(target), 1));
             });
-            return tf.div(tf.addN(terms), picks.length) as tf.Scalar;
+            return tf.div<tf.Scalar>(tf.addN(terms), picks.length);
           },
           true,
           field.trainableVariables,
