@@ -126,6 +126,12 @@ export async function runFlowTrainBench(options: FlowTrainBenchOptions) {
     }
     const torchRate = typeof torch?.steps_per_s === 'number' ? torch.steps_per_s : null;
     results.push({
+      // The issue's flat keys first (dim, ours_steps_per_s, torch_steps_per_s, ratio, backend), then detail.
+      dim: dimension,
+      ours_steps_per_s: ours.stepsPerSecond,
+      torch_steps_per_s: torchRate,
+      ratio: torchRate ? round(ours.stepsPerSecond / torchRate, 2) : null,
+      backend: `${backend.name}+${backend.kernels}`,
       dimension,
       ours,
       wasm,

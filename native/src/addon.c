@@ -333,6 +333,91 @@ static napi_value sigmoid(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * SiLU, y = x·σ(x), and its vector-Jacobian product dx = dy·σ(x)·(1 + x·(1 − σ(x))) (Elfwing et al. 2018),
+ * one pass each. Built from tfjs ops the forward pass is two kernels (Sigmoid, Multiply) and autodiff's
+ * backward pass six, each streaming a [batch, hidden] array through memory: these fused loops read and
+ * write each element once.
+ */
+static void silu_array(const float *x, float *out, size_t count) {
+  size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const f32x16 v = *(const f32x16_unaligned *)(x + i);
+    *(f32x16_unaligned *)(out + i) = v * sigmoid16(v);
+  }
+  if (i < count) {
+    f32x16 tail = {0};
+    memcpy(&tail, x + i, (count - i) * sizeof(float));
+    tail = tail * sigmoid16(tail);
+    memcpy(out + i, &tail, (count - i) * sizeof(float));
+  }
+}
+
+static inline f32x16 silu_grad16(f32x16 dy, f32x16 v) {
+  const f32x16 s = sigmoid16(v);
+  return dy * s * (1.0f + v * (1.0f - s));
+}
+
+static void silu_grad_array(const float *dy, const float *x, float *out, size_t count) {
+  size_t i = 0;
+  for (; i + 16 <= count; i += 16)
+    *(f32x16_unaligned *)(out + i) =
+        silu_grad16(*(const f32x16_unaligned *)(dy + i), *(const f32x16_unaligned *)(x + i));
+  if (i < count) {
+    f32x16 tail_dy = {0}, tail_x = {0};
+    memcpy(&tail_dy, dy + i, (count - i) * sizeof(float));
+    memcpy(&tail_x, x + i, (count - i) * sizeof(float));
+    tail_x = silu_grad16(tail_dy, tail_x);
+    memcpy(out + i, &tail_x, (count - i) * sizeof(float));
+  }
+}
+
+static int float_range_ok(int64_t offset, int64_t count, size_t heap_bytes) {
+  return offset >= 0 && (offset & 3) == 0 && (uint64_t)offset + (uint64_t)count * 4 <= heap_bytes;
+}
+
+/* silu(heap, xOffset, outOffset, count): out = x·σ(x). */
+static napi_value silu(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) THROW("silu expects 4 arguments");
+  void *heap_data;
+  size_t heap_bytes;
+  if (napi_get_arraybuffer_info(env, argv[0], &heap_data, &heap_bytes) != napi_ok)
+    THROW("silu: heap must be an ArrayBuffer");
+  int64_t x_offset, out_offset, count;
+  if (!get_int(env, argv[1], &x_offset) || !get_int(env, argv[2], &out_offset) || !get_int(env, argv[3], &count))
+    THROW("silu: integer arguments expected");
+  if (count < 0 || !float_range_ok(x_offset, count, heap_bytes) || !float_range_ok(out_offset, count, heap_bytes))
+    THROW("silu: a tensor lies outside the heap (or is misaligned)");
+  silu_array((const float *)((char *)heap_data + x_offset), (float *)((char *)heap_data + out_offset), (size_t)count);
+  return NULL;
+}
+
+/* siluGrad(heap, dyOffset, xOffset, outOffset, count): out = dy·σ(x)·(1 + x·(1 − σ(x))). */
+static napi_value silu_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 5) THROW("siluGrad expects 5 arguments");
+  void *heap_data;
+  size_t heap_bytes;
+  if (napi_get_arraybuffer_info(env, argv[0], &heap_data, &heap_bytes) != napi_ok)
+    THROW("siluGrad: heap must be an ArrayBuffer");
+  int64_t dy_offset, x_offset, out_offset, count;
+  if (!get_int(env, argv[1], &dy_offset) || !get_int(env, argv[2], &x_offset) ||
+      !get_int(env, argv[3], &out_offset) || !get_int(env, argv[4], &count))
+    THROW("siluGrad: integer arguments expected");
+  if (count < 0 || !float_range_ok(dy_offset, count, heap_bytes) || !float_range_ok(x_offset, count, heap_bytes) ||
+      !float_range_ok(out_offset, count, heap_bytes))
+    THROW("siluGrad: a tensor lies outside the heap (or is misaligned)");
+  char *base = (char *)heap_data;
+  silu_grad_array((const float *)(base + dy_offset), (const float *)(base + x_offset), (float *)(base + out_offset),
+                  (size_t)count);
+  return NULL;
+}
+
 /* setThreads(n): threads for OpenBLAS (openblas_set_num_threads) and for the portable SGEMM. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -380,6 +465,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"matmul", NULL, matmul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sum", NULL, sum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sigmoid", NULL, sigmoid, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"silu", NULL, silu, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"siluGrad", NULL, silu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, build_info, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -76,6 +76,8 @@ interface TributaryBlasAddon {
     inner: number,
   ): void;
   sigmoid(heap: ArrayBuffer, xOffset: number, outOffset: number, count: number): void;
+  silu(heap: ArrayBuffer, xOffset: number, outOffset: number, count: number): void;
+  siluGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, outOffset: number, count: number): void;
   setThreads(threads: number): void;
   info(): TributaryBlasInfo;
 }
@@ -209,8 +211,28 @@ function replacementKernels(): Record<ReplacedKernel, tf.KernelFunc> {
   };
 }
 
+/**
+ * Kernels of our own (no tfjs op has them): SiLU and its gradient fused into one pass each, run by
+ * tensor.ts's `silu` while the native path is active (registered with it, removed with it).
+ */
+export const nativeSiluKernel = 'TributarySilu';
+export const nativeSiluGradKernel = 'TributarySiluGrad';
+
+/** Whether the fused SiLU kernels are registered (the native path is active on the wasm backend). */
+export function nativeSiluActive(): boolean {
+  return active !== undefined;
+}
+
+function ownKernels(): tf.KernelConfig[] {
+  return [
+    { kernelName: nativeSiluKernel, backendName: 'wasm', kernelFunc: nativeSilu },
+    { kernelName: nativeSiluGradKernel, backendName: 'wasm', kernelFunc: nativeSiluGrad },
+  ];
+}
+
 function registerNativeKernels(): void {
   if (originals) return;
+  for (const own of ownKernels()) tf.registerKernel(own);
   const replacements = Object.entries(replacementKernels()) as [ReplacedKernel, tf.KernelFunc][];
   const found = replacements.map(([name]) => [name, tf.getKernel(name, 'wasm')] as const);
   const missing = found.filter(([, config]) => !config).map(([name]) => name);
@@ -229,6 +251,7 @@ function registerNativeKernels(): void {
 function restoreOriginalKernels(): void {
   active = undefined;
   if (!originals) return;
+  for (const own of ownKernels()) tf.unregisterKernel(own.kernelName, own.backendName);
   for (const original of Object.values(originals)) {
     tf.unregisterKernel(original.kernelName, original.backendName);
     tf.registerKernel(original);
@@ -475,6 +498,51 @@ const nativeSigmoid: tf.KernelFunc = (args) => {
   );
   return out;
 };
+
+/** x·σ(x) in one pass (native/src/addon.c `silu`); only registered, hence only run, on the native path. */
+const nativeSilu: tf.KernelFunc = (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const native = requireActive(nativeSiluKernel, x);
+  const backend = args.backend as WasmBackendHeap;
+  const out = backend.makeOutput(x.shape, 'float32');
+  const count = x.shape.reduce((p, d) => p * d, 1);
+  if (count === 0) return out;
+  native.addon.silu(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    backend.getMemoryOffset(x.dataId),
+    backend.getMemoryOffset(out.dataId),
+    count,
+  );
+  return out;
+};
+
+/** dy·σ(x)·(1 + x·(1 − σ(x))) in one pass (native/src/addon.c `siluGrad`). */
+const nativeSiluGrad: tf.KernelFunc = (args) => {
+  const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+  const native = requireActive(nativeSiluGradKernel, x);
+  if (dy.dtype !== 'float32' || dy.shape.join() !== x.shape.join()) {
+    throw new Error(`${nativeSiluGradKernel}: dy must be float32 of x's shape [${x.shape.join(', ')}]`);
+  }
+  const backend = args.backend as WasmBackendHeap;
+  const out = backend.makeOutput(x.shape, 'float32');
+  const count = x.shape.reduce((p, d) => p * d, 1);
+  if (count === 0) return out;
+  native.addon.siluGrad(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    backend.getMemoryOffset(dy.dataId),
+    backend.getMemoryOffset(x.dataId),
+    backend.getMemoryOffset(out.dataId),
+    count,
+  );
+  return out;
+};
+
+function requireActive(kernel: string, x: tf.TensorInfo) {
+  const native = active;
+  if (!native) throw new Error(`${kernel}: the native kernels are not active`);
+  if (x.dtype !== 'float32') throw new Error(`${kernel}: float32 expected, got ${x.dtype}`);
+  return native;
+}
 
 /**
  * Identity without a copy: the output shares the input's data and bumps its reference count, as tfjs's

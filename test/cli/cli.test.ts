@@ -123,9 +123,14 @@ describe('tributary CLI', () => {
 
     const flow = tributary(['bench', 'flow-train', '--dims', '2', '--seconds', '0.2', '--no-torch']);
     expect(flow.code, flow.stderr).toBe(0);
-    const training = JSON.parse(flow.lastLine) as { results: { ours: { stepsPerSecond: number } }[] };
+    const training = JSON.parse(flow.lastLine) as {
+      results: { dim: number; ours_steps_per_s: number; torch_steps_per_s: unknown; backend: string }[];
+    };
     expect(training.results).toHaveLength(1);
-    expect(training.results[0].ours.stepsPerSecond).toBeGreaterThan(0);
+    expect(training.results[0].dim).toBe(2);
+    expect(training.results[0].ours_steps_per_s).toBeGreaterThan(0);
+    expect(training.results[0].torch_steps_per_s).toBeNull();
+    expect(training.results[0].backend).toMatch(/^(wasm|cpu|tensorflow)/);
     expect(training).toMatchObject({
       bench: 'flow-train',
       model: { hidden: 256, layers: 3, batchSize: 1024 },

@@ -27,7 +27,13 @@ import {
   type NativeKernelsSetting,
 } from '../../server/engines/nativeKernels';
 import { createRng } from '../../server/engines/random';
-import { currentTensorBackend, initTensorBackend, setNativeKernels, tf } from '../../server/engines/tensor';
+import {
+  currentTensorBackend,
+  initTensorBackend,
+  setNativeKernels,
+  silu,
+  tf,
+} from '../../server/engines/tensor';
 import { loadTensorSettings } from '../../server/env';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -370,6 +376,51 @@ describe.skipIf(!nativeWanted || nativePaths.length === 0)(
         ).worst,
       ).toBeLessThanOrEqual(1);
       expect(Number.isNaN(native.values[values.findIndex(Number.isNaN)])).toBe(true);
+    });
+
+    it('fused SiLU and its gradient agree with x·σ(x) and its autodiff on WASM', async () => {
+      // x over [−30, 30] (σ saturates well before) plus 0 and ±tiny; dy random of both signs.
+      const values = Float32Array.from([
+        ...Array.from({ length: 1201 }, (_, i) => (i - 600) / 20),
+        0,
+        -0,
+        1e-30,
+        -1e-30,
+      ]);
+      const dy = randomTensor([values.length], 811);
+      const dyValues = dy.dataSync();
+      // silu() runs the fused kernels when the native path is active; plain x·σ(x) is the reference.
+      const forward = () => silu(tf.tensor1d(values));
+      const backward = () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(silu(x), dy)))(tf.tensor1d(values));
+      const plainBackward = () =>
+        tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.mul(x, tf.sigmoid(x)), dy)))(tf.tensor1d(values));
+      const reference = await valuesWith('off', () => tf.mul(tf.tensor1d(values), tf.sigmoid(values)));
+      const referenceGradient = await valuesWith('off', plainBackward);
+      const native = await valuesWith(nativePaths[0], forward);
+      const nativeGradient = await valuesWith(nativePaths[0], backward);
+      // Forward: σ's evaluation error (≤ 4·10⁻⁷ absolute, as above) scaled by |x|, plus rounding of the
+      // product (a few u relative). Backward: σ appears in σ·(1 + x·(1 − σ)); its error reaches the
+      // result multiplied by |dy|·(1 + 2|x|), and the two sides round differently (8u relative).
+      const forwardBound = Array.from(
+        values,
+        (x, i) => 4e-7 * Math.abs(x) + 4 * u * Math.abs(reference.values[i]),
+      );
+      const gradientBound = Array.from(
+        values,
+        (x, i) =>
+          4e-7 * Math.abs(dyValues[i]) * (1 + 2 * Math.abs(x)) +
+          8 * u * Math.abs(referenceGradient.values[i]),
+      );
+      expect(worstRatio(native.values, reference.values, forwardBound).worst).toBeLessThanOrEqual(1);
+      expect(
+        worstRatio(nativeGradient.values, referenceGradient.values, gradientBound).worst,
+      ).toBeLessThanOrEqual(1);
+      // The plain-WASM silu() (its own written-out gradient) obeys the same bounds.
+      const plainGradient = await valuesWith('off', backward);
+      expect(
+        worstRatio(plainGradient.values, referenceGradient.values, gradientBound).worst,
+      ).toBeLessThanOrEqual(1);
+      dy.dispose();
     });
 
     it('Identity and Cast share data instead of copying, and free it with its last user', async () => {

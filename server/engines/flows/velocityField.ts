@@ -5,7 +5,7 @@
  * are plain array operations.
  */
 import { createRng, type Rng } from '../random';
-import { tf } from '../tensor';
+import { silu, tf } from '../tensor';
 
 /** A (possibly analytic) velocity field. Implementations must use tf ops so gradients flow through x. */
 export interface VelocityField {
@@ -82,7 +82,7 @@ export function sinusoidalTimeEmbedding(tColumn: tf.Tensor2D, frequencies: numbe
 export function applyActivation(x: tf.Tensor2D, activation: Activation): tf.Tensor2D {
   switch (activation) {
     case 'silu':
-      return tf.mul(x, tf.sigmoid(x));
+      return silu(x);
     case 'gelu': {
       // tanh approximation (Hendrycks & Gimpel 2016), built from ops every backend has.
       const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
@@ -188,7 +188,8 @@ export class MlpVelocityField implements VelocityField {
       const embedding = sinusoidalTimeEmbedding(timeColumn(t, x.shape[0]), this.frequencies);
       let h: tf.Tensor2D = tf.concat([x, embedding], 1);
       this.dense.forEach((layer, i) => {
-        h = tf.add(tf.matMul(h, layer.weight), layer.bias);
+        // One fused product + bias (the native path runs it as one GEMM with the bias in its output).
+        h = tf.fused.matMul({ a: h, b: layer.weight, bias: layer.bias }) as tf.Tensor2D;
         if (i < this.dense.length - 1) h = applyActivation(h, this.config.activation);
       });
       return h;
