@@ -9,7 +9,7 @@
     {
       "target_name": "tributary_blas",
       "sources": ["src/addon.c", "src/portable_sgemm.c"],
-      "cflags_c": ["-std=gnu11", "-O3", "-march=native", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_c": ["-std=gnu11", "-O3", "-march=native", "-fno-math-errno", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O2"],
       "libraries": ["-lpthread", "-lm"],
       "conditions": [

@@ -418,6 +418,53 @@ static napi_value silu_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * adam(heap, param, grad, m, v, outParam, outM, outV, count, lr, beta1, beta2, epsilon, correction1,
+ * correction2): one Adam step (Kingma & Ba 2015, Algorithm 1, in tfjs's AdamOptimizer form) over a
+ * variable in one pass:
+ *   m' = β1·m + (1 − β1)·g,   v' = β2·v + (1 − β2)·g²,
+ *   θ' = θ − lr · (m'/c1) / (ε + √(v'/c2)),   c1 = 1 − β1^t, c2 = 1 − β2^t.
+ * tfjs spends about a dozen kernels (each a pass over memory) on this per variable.
+ */
+static napi_value adam(napi_env env, napi_callback_info info) {
+  size_t argc = 15;
+  napi_value argv[15];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 15) THROW("adam expects 15 arguments");
+  void *heap_data;
+  size_t heap_bytes;
+  if (napi_get_arraybuffer_info(env, argv[0], &heap_data, &heap_bytes) != napi_ok)
+    THROW("adam: heap must be an ArrayBuffer");
+  int64_t offsets[7], count;
+  for (int i = 0; i < 7; i++)
+    if (!get_int(env, argv[1 + i], &offsets[i])) THROW("adam: integer offsets expected");
+  if (!get_int(env, argv[8], &count) || count < 0) THROW("adam: count must be a non-negative integer");
+  for (int i = 0; i < 7; i++)
+    if (!float_range_ok(offsets[i], count, heap_bytes)) THROW("adam: a tensor lies outside the heap (or is misaligned)");
+  double hyper[6];
+  for (int i = 0; i < 6; i++)
+    if (napi_get_value_double(env, argv[9 + i], &hyper[i]) != napi_ok) THROW("adam: numeric hyperparameters expected");
+  char *base = (char *)heap_data;
+  const float *param = (const float *)(base + offsets[0]);
+  const float *grad = (const float *)(base + offsets[1]);
+  const float *m = (const float *)(base + offsets[2]);
+  const float *v = (const float *)(base + offsets[3]);
+  float *out_param = (float *)(base + offsets[4]);
+  float *out_m = (float *)(base + offsets[5]);
+  float *out_v = (float *)(base + offsets[6]);
+  const float lr = (float)hyper[0], beta1 = (float)hyper[1], beta2 = (float)hyper[2], epsilon = (float)hyper[3];
+  const float inv_c1 = (float)(1.0 / hyper[4]), inv_c2 = (float)(1.0 / hyper[5]);
+  for (int64_t i = 0; i < count; i++) {
+    const float g = grad[i];
+    const float m_next = beta1 * m[i] + (1.0f - beta1) * g;
+    const float v_next = beta2 * v[i] + (1.0f - beta2) * g * g;
+    out_m[i] = m_next;
+    out_v[i] = v_next;
+    out_param[i] = param[i] - lr * (m_next * inv_c1) / (epsilon + sqrtf(v_next * inv_c2));
+  }
+  return NULL;
+}
+
 /* setThreads(n): threads for OpenBLAS (openblas_set_num_threads) and for the portable SGEMM. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -467,6 +514,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sigmoid", NULL, sigmoid, NULL, NULL, NULL, napi_enumerable, NULL},
       {"silu", NULL, silu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"siluGrad", NULL, silu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adam", NULL, adam, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, build_info, NULL, NULL, NULL, napi_enumerable, NULL},
   };

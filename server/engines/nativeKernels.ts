@@ -78,6 +78,23 @@ interface TributaryBlasAddon {
   sigmoid(heap: ArrayBuffer, xOffset: number, outOffset: number, count: number): void;
   silu(heap: ArrayBuffer, xOffset: number, outOffset: number, count: number): void;
   siluGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, outOffset: number, count: number): void;
+  adam(
+    heap: ArrayBuffer,
+    param: number,
+    grad: number,
+    m: number,
+    v: number,
+    outParam: number,
+    outM: number,
+    outV: number,
+    count: number,
+    learningRate: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    correction1: number,
+    correction2: number,
+  ): void;
   setThreads(threads: number): void;
   info(): TributaryBlasInfo;
 }
@@ -217,9 +234,21 @@ function replacementKernels(): Record<ReplacedKernel, tf.KernelFunc> {
  */
 export const nativeSiluKernel = 'TributarySilu';
 export const nativeSiluGradKernel = 'TributarySiluGrad';
+/** One Adam step over a variable: inputs param, grad, m, v; outputs [param', m', v'] (optimizers.ts). */
+export const nativeAdamKernel = 'TributaryAdam';
 
-/** Whether the fused SiLU kernels are registered (the native path is active on the wasm backend). */
-export function nativeSiluActive(): boolean {
+export interface NativeAdamAttrs {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** 1 − β1^t and 1 − β2^t, the bias corrections at step t. */
+  correction1: number;
+  correction2: number;
+}
+
+/** Whether our own fused kernels (SiLU, Adam) are registered: the native path is active on wasm. */
+export function nativeFusedKernelsActive(): boolean {
   return active !== undefined;
 }
 
@@ -227,6 +256,7 @@ function ownKernels(): tf.KernelConfig[] {
   return [
     { kernelName: nativeSiluKernel, backendName: 'wasm', kernelFunc: nativeSilu },
     { kernelName: nativeSiluGradKernel, backendName: 'wasm', kernelFunc: nativeSiluGrad },
+    { kernelName: nativeAdamKernel, backendName: 'wasm', kernelFunc: nativeAdam },
   ];
 }
 
@@ -535,6 +565,43 @@ const nativeSiluGrad: tf.KernelFunc = (args) => {
     count,
   );
   return out;
+};
+
+/** One Adam step in one pass (native/src/addon.c `adam`); the outputs are fresh tensors [param', m', v']. */
+const nativeAdam: tf.KernelFunc = (args) => {
+  const { param, grad, m, v } = args.inputs as Record<'param' | 'grad' | 'm' | 'v', tf.TensorInfo>;
+  const attrs = args.attrs as unknown as NativeAdamAttrs;
+  const native = requireActive(nativeAdamKernel, param);
+  for (const input of [grad, m, v]) {
+    if (input.dtype !== 'float32' || input.shape.join() !== param.shape.join()) {
+      throw new Error(
+        `${nativeAdamKernel}: every input must be float32 of shape [${param.shape.join(', ')}]`,
+      );
+    }
+  }
+  const backend = args.backend as WasmBackendHeap;
+  const outputs = [param, m, v].map(() => backend.makeOutput(param.shape, 'float32'));
+  const count = param.shape.reduce((p, d) => p * d, 1);
+  if (count === 0) return outputs;
+  const offset = (t: tf.TensorInfo) => backend.getMemoryOffset(t.dataId);
+  native.addon.adam(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    offset(param),
+    offset(grad),
+    offset(m),
+    offset(v),
+    offset(outputs[0]),
+    offset(outputs[1]),
+    offset(outputs[2]),
+    count,
+    attrs.learningRate,
+    attrs.beta1,
+    attrs.beta2,
+    attrs.epsilon,
+    attrs.correction1,
+    attrs.correction2,
+  );
+  return outputs;
 };
 
 function requireActive(kernel: string, x: tf.TensorInfo) {

@@ -13,7 +13,7 @@ import { loadTensorSettings } from '../env';
 import {
   activeNativeMatMul,
   installNativeKernels,
-  nativeSiluActive,
+  nativeFusedKernelsActive,
   nativeSiluGradKernel,
   nativeSiluKernel,
   type NativeKernelsOptions,
@@ -275,7 +275,7 @@ export function silu<T extends tf.Tensor>(x: T): T {
 
 // customGrad's declared signature is variadic (inputs then the save function); this one takes one input.
 const siluWithGradient = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  if (x.dtype === 'float32' && tf.getBackend() === 'wasm' && nativeSiluActive()) {
+  if (x.dtype === 'float32' && tf.getBackend() === 'wasm' && nativeFusedKernelsActive()) {
     save([x]);
     return {
       value: tf.engine().runKernel<tf.Tensor>(nativeSiluKernel, { x }),

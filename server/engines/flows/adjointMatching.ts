@@ -12,6 +12,7 @@
  */
 import { createRng } from '../random';
 import { tf } from '../tensor';
+import { adam } from '../optimizers';
 import type { TrainableVelocityField, TrainStepInfo } from './train';
 import { MlpVelocityField, type MlpVelocityFieldConfig, type VelocityField } from './velocityField';
 
@@ -86,7 +87,7 @@ export async function adjointMatching(options: AdjointMatchingOptions) {
   const pointsPerTrajectory = options.timePointsPerTrajectory ?? 8;
   const d = field.dimension;
   const rng = createRng(seed);
-  const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+  const optimizer = adam(options.learningRate ?? 1e-3);
   const losses: number[] = [];
   const started = performance.now();
   try {

@@ -10,6 +10,7 @@
 import type { Rng } from '../random';
 import { createRng } from '../random';
 import { tf } from '../tensor';
+import { adam } from '../optimizers';
 import { ConditionalFlowMatcher, flowMatchingLoss } from './conditionalFlowMatching';
 import type { VelocityField } from './velocityField';
 
@@ -115,7 +116,7 @@ export async function trainFlowMatching(options: TrainFlowMatchingOptions): Prom
   const rng = createRng(seed);
   const matcher = new ConditionalFlowMatcher(options.sigma ?? 0);
   const variables = field.trainableVariables;
-  const optimizer = tf.train.adam(learningRate);
+  const optimizer = adam(learningRate);
   const average = options.ema ? new WeightAverage(variables, options.ema.decay) : undefined;
 
   const losses: number[] = [];
