@@ -6,6 +6,7 @@
  * The native backends are optional dependencies that may be absent; their imports go through a variable
  * module name so that bundlers and vitest do not try to resolve them statically.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -189,8 +190,28 @@ export async function setNativeKernels(
   return info;
 }
 
-/** Optional native packages: a variable specifier keeps bundlers from resolving them at build time. */
+/**
+ * Optional native packages: a variable specifier keeps bundlers from resolving them at build time. The
+ * package's binding (lib/napi-v<N>/tfjs_binding.node, put there by its install script, which downloads
+ * libtensorflow) is looked for first: without it the import would register hundreds of kernels before
+ * failing, and the next candidate would log each one again as "already registered".
+ */
 async function importOptional(specifier: string): Promise<void> {
+  let packageDir: string;
+  try {
+    packageDir = path.dirname(createRequire(import.meta.url).resolve(`${specifier}/package.json`));
+  } catch {
+    throw new Error(`${specifier} is not installed`);
+  }
+  const lib = path.join(packageDir, 'lib');
+  const hasBinding =
+    fs.existsSync(lib) &&
+    fs
+      .readdirSync(lib)
+      .some((dir) => dir.startsWith('napi-v') && fs.existsSync(path.join(lib, dir, 'tfjs_binding.node')));
+  if (!hasBinding) {
+    throw new Error(`${specifier} has no libtensorflow binding (its install script did not run or failed)`);
+  }
   try {
     await import(/* @vite-ignore */ specifier);
   } catch (error) {
