@@ -285,6 +285,19 @@ async function switchTo(backendName: string): Promise<void> {
 }
 
 /**
+ * x·W + b, a dense layer's affine map. On the native path one fused product with the bias added in its
+ * output; elsewhere a plain product and an add, because tfjs's gradient of the fused op multiplies by
+ * transposed operands, which the plain WASM kernel runs about 10× slower (see
+ * useTransposeFreeMatMulGradient).
+ */
+export function affine(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  if (tf.getBackend() === 'wasm' && nativeFusedKernelsActive()) {
+    return tf.fused.matMul({ a: x, b: weight, bias }) as tf.Tensor2D;
+  }
+  return tf.add(tf.matMul(x, weight), bias);
+}
+
+/**
  * SiLU, x·σ(x) (Elfwing et al. 2018), the flows' default activation, with its gradient written out:
  * d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x))). On the native path both directions are one fused kernel each;
  * elsewhere the same formulas in tfjs ops (fewer than autodiff of x·σ(x) records). Differentiable once:

@@ -5,7 +5,7 @@
  * are plain array operations.
  */
 import { createRng, type Rng } from '../random';
-import { silu, tf } from '../tensor';
+import { affine, silu, tf } from '../tensor';
 
 /** A (possibly analytic) velocity field. Implementations must use tf ops so gradients flow through x. */
 export interface VelocityField {
@@ -188,8 +188,7 @@ export class MlpVelocityField implements VelocityField {
       const embedding = sinusoidalTimeEmbedding(timeColumn(t, x.shape[0]), this.frequencies);
       let h: tf.Tensor2D = tf.concat([x, embedding], 1);
       this.dense.forEach((layer, i) => {
-        // One fused product + bias (the native path runs it as one GEMM with the bias in its output).
-        h = tf.fused.matMul({ a: h, b: layer.weight, bias: layer.bias }) as tf.Tensor2D;
+        h = affine(h, layer.weight, layer.bias);
         if (i < this.dense.length - 1) h = applyActivation(h, this.config.activation);
       });
       return h;
