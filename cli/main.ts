@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import { defaultTorchFlowPeer, runFlowTrainBench } from '../bench/flowTrain';
 import { runMatMulBench } from '../bench/matmul';
+import { pbrlBenchUsage, pbrlUsage, runPbrlBenchCommand, runPbrlCommand } from './pbrl';
 import { runRfm2dBench } from '../bench/rfm2d';
 import { initTensorBackend } from '../server/engines/tensor';
 import { loadEnv, type Env } from '../server/env';
@@ -69,8 +70,14 @@ const commands: CliCommand[] = [
     run: (args) => runRfmCommand(args, cliEnv, (message) => new UsageError(message)),
   },
   {
+    name: 'pbrl',
+    summary: 'Preference elicitation with optimal experimental design (ED-PBRL) on simulated users.',
+    usage: pbrlUsage,
+    run: (args) => runPbrlCommand(args, (message) => new UsageError(message)),
+  },
+  {
     name: 'bench',
-    summary: 'Benchmarks: matmul (GFLOP/s), flow-train (steps/s against PyTorch), rfm2d.',
+    summary: 'Benchmarks: matmul (GFLOP/s), flow-train (steps/s against PyTorch), rfm2d, pbrl.',
     usage: [
       'tributary bench matmul [--seconds 1] [--threads N] [--quick] [--no-torch]',
       '  GFLOP/s of our matrix products (native path, portable SGEMM), the WASM kernel and PyTorch for',
@@ -82,6 +89,7 @@ const commands: CliCommand[] = [
       'tributary bench rfm2d [--seed 0]',
       '  RFM on random 2-D Gaussian-mixture priors: total variation to the exact target per operator.',
       '  Threads default to TRIBUTARY_BLAS_THREADS (the cores available); PyTorch gets the same number.',
+      pbrlBenchUsage,
     ].join('\n'),
     run: runBenchCommand,
   },
@@ -310,10 +318,12 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
       if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
       return runRfm2dBench(seed);
     }
+    case 'pbrl':
+      return runPbrlBenchCommand(rest, (message) => new UsageError(message));
     default:
       throw new UsageError(
         name === undefined
-          ? 'bench needs a name: matmul, flow-train or rfm2d'
+          ? 'bench needs a name: matmul, flow-train, rfm2d or pbrl'
           : `unknown benchmark "${name}"`,
       );
   }
