@@ -8,6 +8,8 @@ const nextConfig: NextConfig = {
     'postgres',
     '@tensorflow/tfjs',
     '@tensorflow/tfjs-backend-wasm',
+    '@rdkit/rdkit',
+    'h5wasm',
   ],
   // `npm run typecheck` (tsc --noEmit, strict) checks every file; doing it again inside the build only costs time.
   typescript: { ignoreBuildErrors: true },

@@ -13,6 +13,7 @@ import { stringify } from 'csv-stringify/sync';
 import { defaultTorchFlowPeer, runFlowTrainBench } from '../bench/flowTrain';
 import { runMatMulBench } from '../bench/matmul';
 import { pbrlBenchUsage, pbrlUsage, runPbrlBenchCommand, runPbrlCommand } from './pbrl';
+import { runDesignCommand, runPropsCommand, runTrainPriorCommand } from './molecules';
 import { runRfm2dBench } from '../bench/rfm2d';
 import { initTensorBackend } from '../server/engines/tensor';
 import { loadEnv, type Env } from '../server/env';
@@ -29,8 +30,11 @@ interface CliCommand {
   name: string;
   summary: string;
   usage: string;
-  /** Returns the JSON summary printed as the last stdout line. */
-  run(args: string[]): Promise<Summary>;
+  /**
+   * Returns the JSON summary printed as the last stdout line, or null for a command whose stdout is a
+   * stream of records (props), which prints its summary to stderr.
+   */
+  run(args: string[]): Promise<Summary | null>;
 }
 
 const commands: CliCommand[] = [
@@ -68,6 +72,38 @@ const commands: CliCommand[] = [
       '  weights.json and summary.json (TV to the exact target per node where it is known).',
     ].join('\n'),
     run: (args) => runRfmCommand(args, cliEnv, (message) => new UsageError(message)),
+  },
+  {
+    name: 'props',
+    summary: 'Chemistry properties of SMILES (QED, SA, logP, TPSA, MW, HBA/HBD, …), one JSON line each.',
+    usage: [
+      'tributary props [--in FILE]',
+      '  Reads SMILES (first token of each line) from FILE or stdin; writes one JSON line per input with the',
+      '  keys of shared/peers/rdkit_oracle.py props; the throughput summary goes to stderr.',
+    ].join('\n'),
+    run: runPropsCommand,
+  },
+  {
+    name: 'train-prior',
+    summary: 'Train a SELFIES flow prior on a SMILES library.',
+    usage: [
+      'tributary train-prior --smiles FILE --out DIR [--steps 2000] [--hidden 512] [--max-length 80]',
+      '                      [--samples 1000] [--seed 0]',
+      '  Writes DIR/prior.json (flow, vocabulary, training metadata), DIR/samples.csv and DIR/summary.json',
+      '  (validity, uniqueness, novelty, internal diversity, filters, properties of the samples).',
+    ].join('\n'),
+    run: (args) => runTrainPriorCommand(args, (message) => new UsageError(message)),
+  },
+  {
+    name: 'design',
+    summary: 'Design molecules: merge stored priors under a chemistry reward (RFM).',
+    usage: [
+      'tributary design --circuit FILE --out DIR [--seed S]',
+      '  FILE: {"priors": ["a/prior.json", …], "operator": "intersection"|"union", "reward": {…},',
+      '         "rewardWeight": 1, "outerSteps": 1, "sampleCount": 2000, "steps": 400, "samples": 1000}',
+      '  Writes DIR/samples.csv (smiles, reward) and DIR/summary.json (reward mean/top-10, metrics).',
+    ].join('\n'),
+    run: (args) => runDesignCommand(args, (message) => new UsageError(message)),
   },
   {
     name: 'pbrl',
@@ -346,7 +382,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const summary = await command.run(rest);
-    console.log(JSON.stringify(summary));
+    if (summary) console.log(JSON.stringify(summary));
     return 0;
   } catch (error) {
     const usage = error instanceof UsageError || isParseArgsError(error);

@@ -87,7 +87,12 @@ export function firstVariation(
     return interpolationFirstVariation(problem, points, current.dimension, seed);
   }
   const logCurrent = current.logDensity(points);
-  const logPriors = problem.priors.map((prior) => prior.logDensity(points));
+  // A prior that is the current iterate (p_0 = p_1, as in reward fine-tuning's first step) shares its
+  // values: the terms α(log p − log p_i) then cancel exactly instead of up to the estimator's noise
+  // (Hutchinson's, in high dimension).
+  const logPriors = problem.priors.map((prior) =>
+    prior === current ? logCurrent : prior.logDensity(points),
+  );
   const reward = problem.reward?.(points, current.dimension);
   const variation = problem.operator === 'intersection' ? intersectionFirstVariation : unionFirstVariation;
   return variation(logCurrent, logPriors, problem.weights, reward);
