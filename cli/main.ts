@@ -14,6 +14,7 @@ import { defaultTorchFlowPeer, runFlowTrainBench } from '../bench/flowTrain';
 import { runMatMulBench } from '../bench/matmul';
 import { pbrlBenchUsage, pbrlUsage, runPbrlBenchCommand, runPbrlCommand } from './pbrl';
 import { runDesignCommand, runPropsCommand, runTrainPriorCommand } from './molecules';
+import { runMoleculeBench } from '../bench/molecules';
 import { runRfm2dBench } from '../bench/rfm2d';
 import { initTensorBackend } from '../server/engines/tensor';
 import { loadEnv, type Env } from '../server/env';
@@ -113,7 +114,7 @@ const commands: CliCommand[] = [
   },
   {
     name: 'bench',
-    summary: 'Benchmarks: matmul (GFLOP/s), flow-train (steps/s against PyTorch), rfm2d, pbrl.',
+    summary: 'Benchmarks: matmul, flow-train (against PyTorch), rfm2d, pbrl, molecules.',
     usage: [
       'tributary bench matmul [--seconds 1] [--threads N] [--quick] [--no-torch]',
       '  GFLOP/s of our matrix products (native path, portable SGEMM), the WASM kernel and PyTorch for',
@@ -126,6 +127,9 @@ const commands: CliCommand[] = [
       '  RFM on random 2-D Gaussian-mixture priors: total variation to the exact target per operator.',
       '  Threads default to TRIBUTARY_BLAS_THREADS (the cores available); PyTorch gets the same number.',
       pbrlBenchUsage,
+      'tributary bench molecules [--quick] [--zinc-molecules N] [--prior-steps N] [--seed S]',
+      '  ZINC and BBBP priors in one SELFIES space; RFM vs best-of-N vs one prior toward QED and easy',
+      '  synthesis; props throughput next to RDKit (shared/peers/rdkit_oracle.py).',
     ].join('\n'),
     run: runBenchCommand,
   },
@@ -296,6 +300,13 @@ function positiveNumber(flag: string, value: string | undefined, fallback: numbe
   return number;
 }
 
+function integerSeed(value: string | undefined): number {
+  const seed = value === undefined ? 0 : Number(value);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new UsageError(`--seed must be an integer ≥ 0, got "${value}"`);
+  return seed;
+}
+
 async function runBenchCommand(args: string[]): Promise<Summary> {
   const [name, ...rest] = args;
   const env = cliEnv();
@@ -356,10 +367,38 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
     }
     case 'pbrl':
       return runPbrlBenchCommand(rest, (message) => new UsageError(message));
+    case 'molecules': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          quick: { type: 'boolean' },
+          'zinc-molecules': { type: 'string' },
+          'prior-steps': { type: 'string' },
+          seed: { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+      const quick = values.quick ?? false;
+      return runMoleculeBench({
+        zincMolecules: positiveNumber(
+          'zinc-molecules',
+          values['zinc-molecules'],
+          quick ? 3000 : 24_000,
+          true,
+        ),
+        priorSteps: positiveNumber('prior-steps', values['prior-steps'], quick ? 600 : 3000, true),
+        hidden: 512,
+        sampleCount: quick ? 500 : 2000,
+        designSteps: quick ? 150 : 400,
+        keep: quick ? 200 : 1000,
+        seed: integerSeed(values.seed),
+      });
+    }
     default:
       throw new UsageError(
         name === undefined
-          ? 'bench needs a name: matmul, flow-train, rfm2d or pbrl'
+          ? 'bench needs a name: matmul, flow-train, rfm2d, pbrl or molecules'
           : `unknown benchmark "${name}"`,
       );
   }

@@ -198,7 +198,8 @@ export class MolecularPrior {
 export async function trainMolecularPrior(
   smiles: readonly string[],
   options: PriorTrainingOptions,
-  encodeOptions: { maxLength?: number } = {},
+  /** maxLength; or a vocabulary and length to train in another prior's space (priors merge only there). */
+  encodeOptions: { maxLength?: number; vocabulary?: SelfiesVocabulary; length?: number } = {},
 ): Promise<{ prior: MolecularPrior; stored: StoredMolecularPrior; library: EncodedLibrary }> {
   const library = await encodeLibrary(smiles, encodeOptions);
   const dimension = library.length * library.vocabulary.symbols.length;
