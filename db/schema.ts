@@ -7,6 +7,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -258,4 +259,136 @@ export const shareLinks = pgTable(
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
   },
   (t) => [index('share_links_run_idx').on(t.runId)],
+);
+
+// ---------- preference campaigns (DESIGN.md §6) ----------
+
+/** Settings of a campaign, fixed at creation. */
+export interface PreferenceCampaignConfig {
+  /** Options per query. */
+  K: number;
+  /** Steps of the generator MDP (tokens); 1 in pool mode (molecules). */
+  horizon: number;
+  criterion: 'aopt' | 'dopt' | 'random';
+  /** Queries to ask (answered or skipped). */
+  budget: number;
+  /** λ of the MLE's λ‖θ‖²; the design starts from B = 2λ·Id. */
+  lambda: number;
+  seed: number;
+}
+
+/** What the options are made of: the synthetic token MDP (from the seed) or a molecule pool. */
+export type PreferenceSpace =
+  | {
+      kind: 'tokens';
+      vocab: number;
+      dim: number;
+      contextWeight: number;
+      /** Seed of syntheticTokenMdp (derived from the campaign's seed). */
+      mdpSeed: number;
+      featureNames: string[];
+    }
+  | {
+      kind: 'molecules';
+      /** Pool size; the molecules are the campaign's preference_items. */
+      size: number;
+      source: 'default' | 'pasted';
+      featureNames: string[];
+      /** Raw feature = mean + sd · stored (z-scored over the pool) feature. */
+      normalization: { mean: number[]; sd: number[] };
+      /** Morgan bits projected to `dims` numbers by a seeded ±1 matrix (server/preferences/molecules.ts). */
+      fingerprint: { radius: number; nBits: number; dims: number; projectionSeed: number };
+    };
+
+/** One option of a query as shown and as stored with its answer. */
+export interface PreferenceOption {
+  label: string;
+  /** Pool index (molecules). */
+  item?: number;
+  smiles?: string;
+  /** Token indices, one per step (tokens). */
+  tokens?: number[];
+  /** φ of the option, the features the MNL model reads. */
+  features: number[];
+}
+
+/** The query waiting for an answer. */
+export interface PendingPreferenceQuery {
+  /** 1-based number of the query in the campaign. */
+  index: number;
+  options: PreferenceOption[];
+  /** f(B + I(Φ)) of the query (NaN-free; null for random selection). */
+  objective: number | null;
+  designMs: number;
+  designedAt: string;
+}
+
+export const preferenceCampaigns = pgTable(
+  'preference_campaigns',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    domain: text('domain').$type<'tokens' | 'molecules'>().notNull(),
+    config: jsonb('config').$type<PreferenceCampaignConfig>().notNull(),
+    space: jsonb('space').$type<PreferenceSpace>().notNull(),
+    status: text('status').$type<'active' | 'completed'>().notNull().default('active'),
+    /** θ̂ and its standard errors √diag(H⁻¹) after the latest answer. */
+    theta: jsonb('theta').$type<number[]>().notNull(),
+    standardErrors: jsonb('standard_errors').$type<number[]>().notNull(),
+    pendingQuery: jsonb('pending_query').$type<PendingPreferenceQuery>(),
+    answeredCount: integer('answered_count').notNull().default(0),
+    skippedCount: integer('skipped_count').notNull().default(0),
+    /** The member asked to answer (any editor may). */
+    assigneeId: text('assignee_id').references(() => user.id, { onDelete: 'set null' }),
+    createdBy: text('created_by')
+      .notNull()
+      .references(() => user.id),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('preference_campaigns_project_idx').on(t.projectId, t.createdAt)],
+);
+
+/** A molecule campaign's pool: features z-scored over the pool, raw properties for display. */
+export const preferenceItems = pgTable(
+  'preference_items',
+  {
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => preferenceCampaigns.id, { onDelete: 'cascade' }),
+    index: integer('index').notNull(),
+    label: text('label').notNull(),
+    smiles: text('smiles').notNull(),
+    features: jsonb('features').$type<number[]>().notNull(),
+    properties: jsonb('properties').$type<Record<string, number>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.index] })],
+);
+
+/** One shown query and what became of it: a choice, or a skip (choice null). */
+export const preferenceAnswers = pgTable(
+  'preference_answers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => preferenceCampaigns.id, { onDelete: 'cascade' }),
+    index: integer('index').notNull(),
+    options: jsonb('options').$type<PreferenceOption[]>().notNull(),
+    choice: integer('choice'),
+    answeredBy: text('answered_by')
+      .notNull()
+      .references(() => user.id),
+    thetaAfter: jsonb('theta_after').$type<number[]>().notNull(),
+    standardErrorsAfter: jsonb('standard_errors_after').$type<number[]>().notNull(),
+    /** From the query's design to its answer. */
+    secondsTaken: doublePrecision('seconds_taken').notNull(),
+    /** Server time of the refit and of designing the next query, in ms. */
+    timings: jsonb('timings').$type<{ fitMs: number; designMs: number; totalMs: number }>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('preference_answers_campaign_index_idx').on(t.campaignId, t.index)],
 );

@@ -6,7 +6,7 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { Job } from 'pg-boss';
-import { models, runArtifacts, runLogs, runs, type RunProgress } from '../db/schema';
+import { datasets, models, runArtifacts, runLogs, runs, type RunProgress } from '../db/schema';
 import { initTensorBackend, currentTensorBackend } from '../server/engines/tensor';
 import { RUN_QUEUE, type RunJobData } from '../server/jobs/queue';
 import type { Runtime } from '../server/runtime';
@@ -132,6 +132,19 @@ export async function executeRun(
         weights: await runtime.blobs.readBuffer(model.weightsSha256),
       };
     };
+    const loadDataset = async (datasetId: string) => {
+      const [dataset] = await db
+        .select()
+        .from(datasets)
+        .where(and(eq(datasets.id, datasetId), eq(datasets.projectId, run.projectId)));
+      if (!dataset) throw new Error(`Dataset ${datasetId} not found in this project`);
+      return {
+        name: dataset.name,
+        filename: dataset.filename,
+        mediaType: dataset.mediaType,
+        bytes: await runtime.blobs.readBuffer(dataset.blobSha256),
+      };
+    };
     const output = await handler.run({
       runId,
       config: parsed.data,
@@ -139,6 +152,7 @@ export async function executeRun(
       reportProgress,
       log,
       loadModel,
+      loadDataset,
     });
     const totalSeconds = (performance.now() - began) / 1000;
     await storeResults(runtime, run, attempt, output, totalSeconds);

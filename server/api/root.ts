@@ -1,5 +1,6 @@
 /** The API: one router per domain, merged here. */
 import { datasetRouter } from './routers/dataset';
+import { preferenceRouter } from './routers/preference';
 import { projectRouter } from './routers/project';
 import { runRouter } from './routers/run';
 import { shareRouter } from './routers/share';
@@ -11,6 +12,7 @@ export const appRouter = createTRPCRouter({
   run: runRouter,
   share: shareRouter,
   dataset: datasetRouter,
+  preference: preferenceRouter,
   system: systemRouter,
 });
 

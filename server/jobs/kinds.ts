@@ -4,12 +4,18 @@
  */
 import { z } from 'zod';
 import { flow2dConfigSchema } from './flow2dConfig';
+import { moleculeDesignConfigSchema, moleculePriorConfigSchema } from './moleculeConfig';
 import { noopConfigSchema } from './noopConfig';
 import { rfmConfigSchema } from './rfmConfig';
 
 export const runRequestSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('flow2d'), config: flow2dConfigSchema.default(flow2dConfigSchema.parse({})) }),
   z.object({ kind: z.literal('rfm'), config: rfmConfigSchema }),
+  z.object({
+    kind: z.literal('molecule-prior'),
+    config: moleculePriorConfigSchema.default(moleculePriorConfigSchema.parse({})),
+  }),
+  z.object({ kind: z.literal('molecule-design'), config: moleculeDesignConfigSchema }),
   z.object({ kind: z.literal('noop'), config: noopConfigSchema.default(noopConfigSchema.parse({})) }),
 ]);
 

@@ -26,7 +26,9 @@ let errorLog: Log | null = null;
 /** Where the .wasm file is: resolved through Node so that loading does not depend on the working directory. */
 function wasmLocation(): string | undefined {
   try {
-    return createRequire(import.meta.url).resolve('@rdkit/rdkit/RDKit_minimal.wasm');
+    // Built, not literal: Turbopack turns a literal '….wasm' specifier into a wasm import and fails.
+    const specifier = ['@rdkit/rdkit', 'RDKit_minimal.wasm'].join('/');
+    return createRequire(import.meta.url).resolve(specifier);
   } catch {
     // Inside a bundle import.meta.url may not be a file URL; the library then finds its .wasm itself.
     return undefined;

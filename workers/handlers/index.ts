@@ -1,4 +1,5 @@
 import { flow2dHandler } from './flow2d';
+import { moleculeDesignHandler, moleculePriorHandler } from './molecules';
 import { noopHandler } from './noop';
 import { rfmHandler } from './rfm';
 import type { RunHandler } from './types';
@@ -6,6 +7,8 @@ import type { RunHandler } from './types';
 /** Every job kind a worker can run, by the `kind` stored on the run. */
 export const runHandlers: Record<string, RunHandler> = {
   flow2d: flow2dHandler,
+  'molecule-prior': moleculePriorHandler,
+  'molecule-design': moleculeDesignHandler,
   noop: noopHandler,
   rfm: rfmHandler,
 };

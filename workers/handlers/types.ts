@@ -13,6 +13,10 @@ export interface RunContext<Config> {
   loadModel: (
     modelId: string,
   ) => Promise<{ kind: string; metadata: Record<string, unknown>; weights: Buffer }>;
+  /** An uploaded file of the run's project (NOT another project's). */
+  loadDataset: (
+    datasetId: string,
+  ) => Promise<{ name: string; filename: string; mediaType: string; bytes: Buffer }>;
 }
 
 export interface ModelOutput {

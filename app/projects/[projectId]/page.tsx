@@ -4,6 +4,7 @@ import { use, useState } from 'react';
 import { FilesSection } from '~/components/FilesSection';
 import { FlowStudio } from '~/components/studio/FlowStudio';
 import { Flow2dForm } from '~/components/Flow2dForm';
+import { CampaignsSection } from '~/components/preferences/CampaignsSection';
 import { RunsTable } from '~/components/RunsTable';
 import { useTRPC } from '~/components/trpc';
 import { Card, ErrorNote } from '~/components/ui';
@@ -27,7 +28,6 @@ const plannedSections: Partial<Record<Section, string>> = {
   Conformers: 'Generate low-energy 3-D conformers with flows steered by an energy reward.',
   Perturbation:
     'Upload a Perturb-seq screen, predict unseen perturbation combinations, map causal gene effects.',
-  Preferences: 'Answer the preference queries that optimal experimental design picks as most informative.',
 };
 
 export default function ProjectPage({ params }: { params: Promise<{ projectId: string }> }) {
@@ -93,6 +93,9 @@ export default function ProjectPage({ params }: { params: Promise<{ projectId: s
           <p className="text-sm text-slate-600">{plannedSections[section]}</p>
           <p className="mt-2 text-xs text-slate-400">Not available yet in this version of Tributary.</p>
         </Card>
+      )}
+      {section === 'Preferences' && (
+        <CampaignsSection projectId={projectId} canEdit={canEdit} members={project.data.members} />
       )}
       {section === 'Files' && (
         <Card title="Files">

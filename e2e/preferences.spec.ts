@@ -1,0 +1,90 @@
+/**
+ * Preference elicitation in a real browser (issue 6, "must show"): a person creates a molecules campaign
+ * over the default drugs, answers 10 designed queries with the keyboard (always the molecule with the
+ * highest QED, as a consistent chemist would), and the dashboard shows the 10 answers, the estimate moved
+ * off zero with QED's weight positive, and how it changed. No page may log a browser console error.
+ */
+import { expect, test, type Page } from '@playwright/test';
+
+function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => errors.push(`${page.url()}: uncaught ${error.message}`));
+  return errors;
+}
+
+test('answer 10 molecule queries with the keyboard; the dashboard updates', async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = watchConsole(page);
+
+  await page.goto('/sign-up');
+  await page.getByLabel('Name').fill('Pat');
+  await page.getByLabel('Email').fill('pat@example.org');
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page).toHaveURL(/\/projects$/);
+  await page.getByLabel('Name').fill('Preferences study');
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await expect(page).toHaveURL(/\/projects\/[0-9a-f-]{36}$/);
+
+  // A molecules campaign over the default list of drugs.
+  await page.getByRole('tab', { name: 'Preferences' }).click();
+  const form = page.getByRole('form', { name: 'New preference campaign' });
+  await form.getByLabel('Campaign name').fill('Drug-likeness');
+  await form.getByLabel('Domain').selectOption('molecules');
+  await form.getByLabel('Options per query (K)').fill('3');
+  await form.getByLabel('Budget (queries)').fill('12');
+  await form.getByLabel('Seed (optional)').fill('7');
+  await form.getByRole('button', { name: 'Create campaign' }).click();
+  await expect(page).toHaveURL(/\/preferences\/[0-9a-f-]{36}$/, { timeout: 30_000 });
+  await expect(page.getByRole('heading', { name: 'Drug-likeness' })).toBeVisible();
+  await expect(page.getByTestId('answer-count')).toHaveText('0 answers');
+
+  // Ten answers, by keyboard only: the key of the option with the highest QED.
+  const query = page.getByTestId('query');
+  const latencies: number[] = [];
+  for (let i = 1; i <= 10; i++) {
+    await expect(query).toHaveAttribute('data-query-index', String(i));
+    const options = query.getByTestId('query-option');
+    await expect(options).toHaveCount(3);
+    await expect(options.first().getByRole('img')).toBeVisible();
+    const qed = await options.evaluateAll((cards) =>
+      cards.map((card) => Number(card.getAttribute('data-qed'))),
+    );
+    expect(qed.every((value) => value > 0 && value < 1)).toBe(true);
+    const best = qed.indexOf(Math.max(...qed));
+    const started = Date.now();
+    await page.keyboard.press(String(best + 1));
+    await expect(query).toHaveAttribute('data-query-index', String(i + 1));
+    latencies.push(Date.now() - started);
+  }
+  console.log(`[e2e preferences] key press → next query shown: ${latencies.join(', ')} ms`);
+  expect(Math.max(...latencies)).toBeLessThan(2000);
+  await expect(page.getByTestId('query-progress')).toContainText('10 answered of 12');
+
+  // The dashboard: 10 answers, an estimate off zero with QED pulling up, its change per answer.
+  await expect(page.getByTestId('answer-count')).toHaveText('10 answers');
+  await expect(page.getByTestId('answer-history').locator('tbody tr')).toHaveCount(10);
+  const qedRow = page.getByTestId('estimate-table').locator('tr[data-feature="QED"]');
+  await expect
+    .poll(async () => Number(await qedRow.getAttribute('data-theta')), { timeout: 10_000 })
+    .toBeGreaterThan(0);
+  await expect(page.locator('[data-plot="estimate"] .main-svg').first()).toBeVisible();
+  await expect(page.locator('[data-plot="theta-history"] .main-svg').first()).toBeVisible();
+
+  // A skip with S moves on without an answer.
+  await page.keyboard.press('s');
+  await expect(query).toHaveAttribute('data-query-index', '12');
+  await expect(page.getByTestId('query-progress')).toContainText('10 answered, 1 skipped of 12');
+
+  // The campaign is listed in the project with its progress.
+  await page.getByRole('link', { name: '← Project' }).click();
+  await page.getByRole('tab', { name: 'Preferences' }).click();
+  await expect(page.getByTestId('campaigns-table')).toContainText('Drug-likeness');
+  await expect(page.getByTestId('campaigns-table')).toContainText('10 answered, 1 skipped of 12');
+
+  expect(errors).toEqual([]);
+});
