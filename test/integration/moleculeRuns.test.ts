@@ -1,0 +1,112 @@
+/**
+ * Molecule jobs through the queue: a SELFIES prior trains on an inline library and is stored as a model
+ * of kind "molecular-prior"; a design run merges it under a reward and keeps scored molecules with
+ * depictions; a design run cannot use another project's prior, nor a model that is not a prior.
+ */
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { models } from '../../db/schema';
+import type { Runtime } from '../../server/runtime';
+import { startWorker } from '../../workers/runner';
+import { callerFor, createTestRuntime, signUp, waitFor } from '../support/runtime';
+
+const library = [
+  'CC(=O)Oc1ccccc1C(=O)O',
+  'CC(C)Cc1ccc(cc1)C(C)C(=O)O',
+  'CN1C=NC2=C1C(=O)N(C(=O)N2C)C',
+  'CC(=O)Nc1ccc(O)cc1',
+  'OC(=O)c1ccccc1O',
+  'c1ccc2c(c1)cccn2',
+  'CCN(CC)CC',
+  'CCOC(=O)c1ccccc1',
+];
+
+describe('molecule runs (PGlite)', () => {
+  let runtime: Runtime;
+  let worker: { stop(): Promise<void> };
+  let alice: Awaited<ReturnType<typeof callerFor>>;
+  beforeAll(async () => {
+    runtime = await createTestRuntime('pglite');
+    worker = await startWorker(runtime, { concurrency: 1 });
+    alice = await callerFor(runtime, await signUp(runtime, 'chemist@example.org'));
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await runtime?.close();
+  });
+
+  const finished = (caller: typeof alice, runId: string) =>
+    waitFor(async () => {
+      const dashboard = await caller.run.get({ runId });
+      return ['succeeded', 'failed', 'cancelled'].includes(dashboard.run.status) && dashboard;
+    }, 120_000);
+
+  it('trains a prior, stores it, and designs from it under a reward', async () => {
+    const { id: projectId } = await alice.project.create({ name: 'Molecules' });
+    const prior = await finished(
+      alice,
+      (
+        await alice.run.start({
+          projectId,
+          kind: 'molecule-prior',
+          config: { library: { kind: 'smiles', smiles: library }, steps: 40, hidden: 32, samples: 40 },
+          seed: 1,
+        })
+      ).id,
+    );
+    expect(prior.run.error).toBeNull();
+    expect(prior.run.metrics).toMatchObject({ molecules: library.length });
+    const [stored] = await runtime.db.select().from(models).where(eq(models.runId, prior.run.id));
+    expect(stored.kind).toBe('molecular-prior');
+
+    const design = await finished(
+      alice,
+      (
+        await alice.run.start({
+          projectId,
+          kind: 'molecule-design',
+          config: {
+            priors: [stored.id],
+            reward: { kind: 'property', property: 'qed' },
+            sampleCount: 64,
+            steps: 10,
+            samples: 30,
+          },
+          seed: 2,
+        })
+      ).id,
+    );
+    expect(design.run.error).toBeNull();
+    expect(design.run.metrics).toMatchObject({ reward_calls: 64 });
+    const molecules = design.artifacts.molecules as {
+      smiles: string;
+      reward: number;
+      qed: number;
+      svg: string | null;
+    }[];
+    expect(molecules.length).toBeGreaterThan(0);
+    // Sorted by reward, and the reward here is QED itself.
+    expect(molecules[0].reward).toBeGreaterThanOrEqual(molecules[molecules.length - 1].reward);
+    expect(molecules[0].reward).toBeCloseTo(molecules[0].qed, 12);
+    expect(molecules[0].svg).toMatch(/<svg/);
+
+    // Another project cannot use Alice's prior; a model that is not a prior is refused by name.
+    const bob = await callerFor(runtime, await signUp(runtime, 'chemist-bob@example.org'));
+    const { id: bobProject } = await bob.project.create({ name: 'Bob' });
+    const stolen = await finished(
+      bob,
+      (
+        await bob.run.start({
+          projectId: bobProject,
+          kind: 'molecule-design',
+          config: { priors: [stored.id] },
+        })
+      ).id,
+    );
+    expect(stolen.run.status).toBe('failed');
+    expect(stolen.run.error).toMatch(/not found in this project/);
+    await expect(
+      alice.run.start({ projectId, kind: 'molecule-design', config: { priors: ['not-a-uuid'] } }),
+    ).rejects.toThrow(/model id/);
+  });
+});
