@@ -4,6 +4,7 @@ import { useMemo, type ReactNode } from 'react';
 import type { RouterOutputs } from './types';
 import type { RfmNodeView } from '~/server/jobs/rfm';
 import { Plot } from './Plot';
+import { MoleculeGrid, type MoleculeRow } from './molecules/MoleculeGrid';
 import { RfmPlots } from './RfmPlots';
 import { Card, formatDuration, ProgressBar, StatusBadge } from './ui';
 
@@ -77,6 +78,10 @@ export function RunDashboard({ dashboard, actions }: { dashboard: Dashboard; act
           nodes={artifacts.nodes as RfmNodeView[]}
           grid={(artifacts.grid as { x: number[]; y: number[] } | null) ?? null}
         />
+      )}
+
+      {Array.isArray(artifacts.molecules) && (
+        <MoleculeGrid molecules={artifacts.molecules as MoleculeRow[]} />
       )}
 
       <Card title="Log">

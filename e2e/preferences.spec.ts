@@ -86,5 +86,30 @@ test('answer 10 molecule queries with the keyboard; the dashboard updates', asyn
   await expect(page.getByTestId('campaigns-table')).toContainText('Drug-likeness');
   await expect(page.getByTestId('campaigns-table')).toContainText('10 answered, 1 skipped of 12');
 
+  // The learned reward in molecule design: a (tiny) prior on the demo drugs, then a design run whose
+  // reward is the campaign's estimate.
+  await page.getByRole('tab', { name: 'Molecules' }).click();
+  const train = page.getByRole('form', { name: 'Train a molecular prior' });
+  await train.getByLabel('Name').fill('Drugs prior');
+  await train.getByLabel('Training steps').fill('30');
+  await train.getByLabel('Hidden width').fill('32');
+  await train.getByRole('button', { name: 'Train prior' }).click();
+  const designForm = page.getByRole('form', { name: 'Design molecules' });
+  await expect(designForm).toBeVisible({ timeout: 90_000 });
+  await designForm.getByRole('checkbox').first().check();
+  await designForm.getByLabel('Name').fill('Designed for Pat');
+  await designForm
+    .getByLabel('Reward', { exact: true })
+    .selectOption({ label: 'learned: Drug-likeness (10 answers)' });
+  await designForm.getByLabel('Samples scored per step').fill('64');
+  await designForm.getByLabel('Training steps per step').fill('10');
+  await designForm.getByLabel('Molecules to return').fill('30');
+  await designForm.getByRole('button', { name: 'Design' }).click();
+  await page.getByRole('tab', { name: 'Runs' }).click();
+  await page.getByRole('link', { name: 'Designed for Pat' }).click();
+  await expect(page.getByText('succeeded')).toBeVisible({ timeout: 90_000 });
+  await expect(page.getByText(/Preferences: Drug-likeness/)).toBeVisible();
+  await expect(page.getByTestId('molecule-grid').getByRole('img').first()).toBeVisible();
+
   expect(errors).toEqual([]);
 });

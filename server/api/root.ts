@@ -1,5 +1,6 @@
 /** The API: one router per domain, merged here. */
 import { datasetRouter } from './routers/dataset';
+import { modelRouter } from './routers/model';
 import { preferenceRouter } from './routers/preference';
 import { projectRouter } from './routers/project';
 import { runRouter } from './routers/run';
@@ -12,6 +13,7 @@ export const appRouter = createTRPCRouter({
   run: runRouter,
   share: shareRouter,
   dataset: datasetRouter,
+  model: modelRouter,
   preference: preferenceRouter,
   system: systemRouter,
 });

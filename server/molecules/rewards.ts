@@ -8,6 +8,8 @@
  * transforms onto [0, 1], pass/fail thresholds, weighted sums and products.
  */
 import { z } from 'zod';
+import { MOLECULE_FEATURE_NAMES, rawMoleculeFeatures } from './features';
+import { PRESET_REWARD_NAMES, type PresetRewardName } from './rewardNames';
 import type { AlertMatcher } from './alerts';
 import { compileAlerts, loadAlertCatalog, passesMosesFilters } from './alerts';
 import type { PropertyName } from './properties';
@@ -35,14 +37,7 @@ export type DesirabilityShape =
   /** Logistic 1 / (1 + exp(−(x − center) / scale)); a negative scale makes it decreasing. */
   | { type: 'sigmoid'; center: number; scale: number };
 
-export const PRESET_REWARD_NAMES = [
-  'qed',
-  'synthesizability',
-  'qed_and_synthesizability',
-  'lipinski',
-  'moses_filters',
-] as const;
-export type PresetRewardName = (typeof PRESET_REWARD_NAMES)[number];
+export { PRESET_REWARD_NAMES, type PresetRewardName } from './rewardNames';
 
 export type MolecularRewardSpec =
   | { kind: 'property'; property: PropertyName }
@@ -88,7 +83,18 @@ export type MolecularRewardSpec =
     }
   | { kind: 'weighted_sum'; terms: { weight: number; reward: MolecularRewardSpec }[]; offset?: number }
   | { kind: 'product'; factors: MolecularRewardSpec[] }
-  | { kind: 'preset'; name: PresetRewardName };
+  | { kind: 'preset'; name: PresetRewardName }
+  | {
+      /**
+       * A learned preference reward θᵀφ (DESIGN.md §6): φ = (raw − mean)/sd over features.ts's feature
+       * vector, θ estimated by a preference campaign, mean and sd the campaign pool's.
+       */
+      kind: 'learned';
+      label?: string;
+      theta: number[];
+      mean: number[];
+      sd: number[];
+    };
 
 const smilesString = z.string().min(1).max(MAX_SMILES_LENGTH);
 const smartsString = z.string().trim().min(1).max(MAX_SMILES_LENGTH);
@@ -212,6 +218,18 @@ export const molecularRewardSpecSchema: z.ZodType<MolecularRewardSpec> = z.lazy(
     }),
     z.object({ kind: z.literal('product'), factors: z.array(molecularRewardSpecSchema).min(1).max(32) }),
     z.object({ kind: z.literal('preset'), name: z.enum(PRESET_REWARD_NAMES) }),
+    z
+      .object({
+        kind: z.literal('learned'),
+        label: z.string().max(200).optional(),
+        theta: z.array(z.number()).length(MOLECULE_FEATURE_NAMES.length),
+        mean: z.array(z.number()).length(MOLECULE_FEATURE_NAMES.length),
+        sd: z.array(z.number().positive()).length(MOLECULE_FEATURE_NAMES.length),
+      })
+      .refine(
+        (spec) => spec.theta.every(Number.isFinite) && spec.mean.every(Number.isFinite),
+        'finite numbers',
+      ),
   ]),
 );
 
@@ -287,6 +305,8 @@ export function describeReward(spec: MolecularRewardSpec): string {
       return spec.factors.map((factor) => describeReward(factor)).join(' × ');
     case 'preset':
       return spec.name;
+    case 'learned':
+      return spec.label ?? 'learned preference';
   }
 }
 
@@ -368,6 +388,14 @@ export async function compileMolecularReward(
       }
       case 'preset':
         return compileNode(PRESET_REWARDS[node.name], depth + 1);
+      case 'learned': {
+        const { theta, mean, sd } = node;
+        return (molecule) =>
+          rawMoleculeFeatures(molecule).reduce(
+            (sum, raw, j) => sum + (theta[j] * (raw - mean[j])) / sd[j],
+            0,
+          );
+      }
     }
   };
 

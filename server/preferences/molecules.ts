@@ -2,20 +2,20 @@
  * The molecules domain of a preference campaign: pool mode (DESIGN.md §6) over a list of molecules, pasted
  * as SMILES at creation or the default list of well-known drugs (data/drugs.ts).
  *
- * Features φ of a molecule (issue 6 item 3, "normalised descriptors plus a projected fingerprint"):
- *   - ten RDKit descriptors (server/molecules): QED, SA score, Crippen logP, TPSA, MW, HBD, HBA, rotatable
- *     bonds, rings, aromatic rings;
- *   - the Morgan fingerprint (radius 2, 2048 bits) projected to 8 numbers by a fixed random ±1 matrix R
- *     (entries drawn from createRng(FINGERPRINT_PROJECTION.projectionSeed), row j then bit i), scaled by
- *     1/√(bits set): p_j = Σ_i R_ji b_i / √|b|, so that similar molecules get similar projections
- *     (E[p·p'] is their bits in common over √(|b||b'|), a cosine similarity) whatever their size;
- * then every coordinate is z-scored over the pool (mean 0, standard deviation 1; a constant coordinate
- * becomes 0), so that θ's coordinates are comparable: θ_j is the change in log-odds of being chosen per
- * standard deviation of feature j across the pool. The means and deviations are kept with the campaign,
- * so a learned θ applies to molecules outside the pool: φ = (raw − mean) / sd.
+ * Features φ of a molecule: server/molecules/features.ts (descriptors plus a projected fingerprint),
+ * z-scored over the pool (mean 0, standard deviation 1; a constant coordinate becomes 0), so that θ's
+ * coordinates are comparable: θ_j is the change in log-odds of being chosen per standard deviation of
+ * feature j across the pool. The means and deviations are kept with the campaign, so a learned θ applies
+ * to molecules outside the pool: φ = (raw − mean) / sd.
  */
-import { createRng } from '../engines/random';
-import { MoleculeContext, type PropertyName } from '../molecules/properties';
+import {
+  FINGERPRINT_PROJECTION,
+  MOLECULE_DESCRIPTORS,
+  MOLECULE_FEATURE_NAMES,
+  projectFingerprint,
+  rawMoleculeFeatures,
+} from '../molecules/features';
+import { MoleculeContext } from '../molecules/properties';
 import {
   depictSvg,
   loadRDKit,
@@ -26,32 +26,7 @@ import {
 import { MAX_POOL_MOLECULES, PreferenceError } from './config';
 import { DEFAULT_DRUGS, type NamedMolecule } from './data/drugs';
 
-/** The descriptors among the features, in order, with the names the dashboard shows. */
-export const MOLECULE_DESCRIPTORS: readonly { key: PropertyName; name: string }[] = [
-  { key: 'qed', name: 'QED' },
-  { key: 'sa', name: 'SA score' },
-  { key: 'logp', name: 'logP' },
-  { key: 'tpsa', name: 'TPSA' },
-  { key: 'mw', name: 'MW' },
-  { key: 'hbd', name: 'HBD' },
-  { key: 'hba', name: 'HBA' },
-  { key: 'rotb', name: 'Rotatable bonds' },
-  { key: 'rings', name: 'Rings' },
-  { key: 'aromatic_rings', name: 'Aromatic rings' },
-];
-
-/** The fingerprint projection (header); fixed, so that features mean the same in every campaign. */
-export const FINGERPRINT_PROJECTION = {
-  radius: 2,
-  nBits: 2048,
-  dims: 8,
-  projectionSeed: 20_250_601,
-} as const;
-
-export const MOLECULE_FEATURE_NAMES: readonly string[] = [
-  ...MOLECULE_DESCRIPTORS.map((descriptor) => descriptor.name),
-  ...Array.from({ length: FINGERPRINT_PROJECTION.dims }, (_, j) => `Fingerprint ${j + 1}`),
-];
+export { FINGERPRINT_PROJECTION, MOLECULE_DESCRIPTORS, MOLECULE_FEATURE_NAMES, projectFingerprint };
 
 /** A molecule of a pool with its raw (not yet z-scored) features and its descriptors for display. */
 export interface PoolMolecule {
@@ -69,32 +44,6 @@ export interface MoleculePool {
   normalization: { mean: number[]; sd: number[] };
 }
 
-let projection: Int8Array | undefined;
-
-/** R, dims × nBits signs (row j at j·nBits), drawn once from the projection seed. */
-function projectionMatrix(): Int8Array {
-  if (!projection) {
-    const { dims, nBits, projectionSeed } = FINGERPRINT_PROJECTION;
-    const rng = createRng(projectionSeed);
-    projection = Int8Array.from({ length: dims * nBits }, () => (rng.uniform() < 0.5 ? -1 : 1));
-  }
-  return projection;
-}
-
-/** p = R b / √|b| for a packed bit vector (bit i is (bytes[i >> 3] >> (i & 7)) & 1). */
-export function projectFingerprint(bits: Uint8Array): number[] {
-  const { dims, nBits } = FINGERPRINT_PROJECTION;
-  const r = projectionMatrix();
-  const out = new Array<number>(dims).fill(0);
-  let count = 0;
-  for (let i = 0; i < nBits; i++) {
-    if (((bits[i >> 3] >> (i & 7)) & 1) === 0) continue;
-    count++;
-    for (let j = 0; j < dims; j++) out[j] += r[j * nBits + i];
-  }
-  return count ? out.map((value) => value / Math.sqrt(count)) : out;
-}
-
 /** Raw features and display properties of one molecule; throws MoleculeParseError for a bad SMILES. */
 export function describeMolecule(rdkit: RDKitModule, label: string, smiles: string): PoolMolecule {
   const mol = parseSmilesToMol(rdkit, smiles);
@@ -102,16 +51,7 @@ export function describeMolecule(rdkit: RDKitModule, label: string, smiles: stri
     const context = new MoleculeContext(rdkit, mol);
     const properties: Record<string, number> = {};
     for (const { key } of MOLECULE_DESCRIPTORS) properties[key] = context.property(key);
-    const fingerprint = context.fingerprint({
-      radius: FINGERPRINT_PROJECTION.radius,
-      nBits: FINGERPRINT_PROJECTION.nBits,
-    });
-    return {
-      label,
-      smiles: mol.get_smiles(),
-      raw: [...MOLECULE_DESCRIPTORS.map(({ key }) => properties[key]), ...projectFingerprint(fingerprint)],
-      properties,
-    };
+    return { label, smiles: mol.get_smiles(), raw: rawMoleculeFeatures(context), properties };
   } finally {
     mol.delete();
   }

@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { use, useState } from 'react';
 import { FilesSection } from '~/components/FilesSection';
 import { FlowStudio } from '~/components/studio/FlowStudio';
+import { MoleculesSection } from '~/components/molecules/MoleculesSection';
 import { Flow2dForm } from '~/components/Flow2dForm';
 import { CampaignsSection } from '~/components/preferences/CampaignsSection';
 import { RunsTable } from '~/components/RunsTable';
@@ -23,8 +24,6 @@ const sections = [
 type Section = (typeof sections)[number];
 
 const plannedSections: Partial<Record<Section, string>> = {
-  Molecules:
-    'Train SELFIES flows on molecule libraries and merge them under chemistry rewards (QED, SA, similarity, alerts).',
   Conformers: 'Generate low-energy 3-D conformers with flows steered by an energy reward.',
   Perturbation:
     'Upload a Perturb-seq screen, predict unseen perturbation combinations, map causal gene effects.',
@@ -94,6 +93,7 @@ export default function ProjectPage({ params }: { params: Promise<{ projectId: s
           <p className="mt-2 text-xs text-slate-400">Not available yet in this version of Tributary.</p>
         </Card>
       )}
+      {section === 'Molecules' && <MoleculesSection projectId={projectId} canEdit={canEdit} />}
       {section === 'Preferences' && (
         <CampaignsSection projectId={projectId} canEdit={canEdit} members={project.data.members} />
       )}

@@ -77,6 +77,29 @@ export const preferenceRouter = createTRPCRouter({
     return { ...(await mapped(() => campaignDashboard(ctx.db, input.campaignId))), role };
   }),
 
+  /**
+   * A molecules campaign's estimate as a named reward for molecule design and ranking (issue 6 item 5):
+   * θ̂ with the pool's feature means and deviations, the `learned` reward of server/molecules/rewards.ts.
+   */
+  learnedReward: authedProcedure.input(campaignIdInput).query(async ({ ctx, input }) => {
+    await requireCampaignRole(ctx, input.campaignId, 'viewer');
+    const dashboard = await mapped(() => campaignDashboard(ctx.db, input.campaignId));
+    const space = dashboard.campaign.space;
+    if (space.kind !== 'molecules') {
+      throw new TRPCError({
+        code: 'BAD_REQUEST',
+        message: 'Only a molecules campaign gives a reward for molecules.',
+      });
+    }
+    return {
+      kind: 'learned' as const,
+      label: `Preferences: ${dashboard.campaign.name} (${dashboard.campaign.answered} answers)`,
+      theta: dashboard.campaign.theta,
+      mean: space.normalization.mean,
+      sd: space.normalization.sd,
+    };
+  }),
+
   next: authedProcedure.input(campaignIdInput).query(async ({ ctx, input }) => {
     await requireCampaignRole(ctx, input.campaignId, 'editor');
     return { query: await mapped(() => nextQuery(ctx.db, input.campaignId)) };
