@@ -14,6 +14,7 @@ import { defaultTorchFlowPeer, runFlowTrainBench } from '../bench/flowTrain';
 import { runMatMulBench } from '../bench/matmul';
 import { pbrlBenchUsage, pbrlUsage, runPbrlBenchCommand, runPbrlCommand } from './pbrl';
 import { runDesignCommand, runPropsCommand, runTrainPriorCommand } from './molecules';
+import { perturbUsage, runPerturbationBench, runPerturbCommand } from './perturb';
 import { runMoleculeBench } from '../bench/molecules';
 import { runRfm2dBench } from '../bench/rfm2d';
 import { initTensorBackend } from '../server/engines/tensor';
@@ -107,6 +108,12 @@ const commands: CliCommand[] = [
     run: (args) => runDesignCommand(args, (message) => new UsageError(message)),
   },
   {
+    name: 'perturb',
+    summary: 'Perturbation screens: synthetic screens with ground truth (synth).',
+    usage: perturbUsage,
+    run: (args) => runPerturbCommand(args, (message) => new UsageError(message)),
+  },
+  {
     name: 'pbrl',
     summary: 'Preference elicitation with optimal experimental design (ED-PBRL) on simulated users.',
     usage: pbrlUsage,
@@ -114,7 +121,7 @@ const commands: CliCommand[] = [
   },
   {
     name: 'bench',
-    summary: 'Benchmarks: matmul, flow-train (against PyTorch), rfm2d, pbrl, molecules.',
+    summary: 'Benchmarks: matmul, flow-train (against PyTorch), rfm2d, pbrl, molecules, perturbation.',
     usage: [
       'tributary bench matmul [--seconds 1] [--threads N] [--quick] [--no-torch]',
       '  GFLOP/s of our matrix products (native path, portable SGEMM), the WASM kernel and PyTorch for',
@@ -130,6 +137,9 @@ const commands: CliCommand[] = [
       'tributary bench molecules [--quick] [--zinc-molecules N] [--prior-steps N] [--seed S]',
       '  ZINC and BBBP priors in one SELFIES space; RFM vs best-of-N vs one prior toward QED and easy',
       '  synthesis; props throughput next to RDKit (shared/peers/rdkit_oracle.py).',
+      'tributary bench perturbation [--quick]',
+      '  Reader throughput (h5ad, MTX), CLIPR AUROC on synthetic screens, LCD vs additive on held-out',
+      '  doubles, LCD training steps/s at d = 50 and 300.',
     ].join('\n'),
     run: runBenchCommand,
   },
@@ -367,6 +377,8 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
     }
     case 'pbrl':
       return runPbrlBenchCommand(rest, (message) => new UsageError(message));
+    case 'perturbation':
+      return runPerturbationBench(rest, (message) => new UsageError(message));
     case 'molecules': {
       const { values } = parseArgs({
         args: rest,
@@ -398,7 +410,7 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
     default:
       throw new UsageError(
         name === undefined
-          ? 'bench needs a name: matmul, flow-train, rfm2d, pbrl or molecules'
+          ? 'bench needs a name: matmul, flow-train, rfm2d, pbrl, molecules or perturbation'
           : `unknown benchmark "${name}"`,
       );
   }

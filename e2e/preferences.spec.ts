@@ -98,8 +98,9 @@ test('answer 10 molecule queries with the keyboard; the dashboard updates', asyn
   await expect(designForm).toBeVisible({ timeout: 90_000 });
   await designForm.getByRole('checkbox').first().check();
   await designForm.getByLabel('Name').fill('Designed for Pat');
+  // (A label's accessible name includes its select's current value, so the select is found by name.)
   await designForm
-    .getByLabel('Reward', { exact: true })
+    .locator('select[name="reward"]')
     .selectOption({ label: 'learned: Drug-likeness (10 answers)' });
   await designForm.getByLabel('Samples scored per step').fill('64');
   await designForm.getByLabel('Training steps per step').fill('10');
