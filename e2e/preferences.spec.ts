@@ -108,9 +108,10 @@ test('answer 10 molecule queries with the keyboard; the dashboard updates', asyn
   await designForm.getByRole('button', { name: 'Design' }).click();
   await page.getByRole('tab', { name: 'Runs' }).click();
   await page.getByRole('link', { name: 'Designed for Pat' }).click();
-  await expect(page.getByText('succeeded')).toBeVisible({ timeout: 90_000 });
+  await expect(page).toHaveURL(/\/runs\/[0-9a-f-]{36}$/);
+  // The molecule grid appears when the run has succeeded; its config names the learned reward.
+  await expect(page.getByTestId('molecule-grid').getByRole('img').first()).toBeVisible({ timeout: 120_000 });
   await expect(page.getByText(/Preferences: Drug-likeness/)).toBeVisible();
-  await expect(page.getByTestId('molecule-grid').getByRole('img').first()).toBeVisible();
 
   expect(errors).toEqual([]);
 });

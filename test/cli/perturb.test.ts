@@ -34,9 +34,9 @@ describe('tributary perturb synth', () => {
         { encoding: 'utf8' },
       );
     } catch (error) {
-      throw new Error(
-        `the AnnData peer is missing or failed: run bash ../shared/peers/install-peers.sh (${String(error)})`,
-      );
+      throw new Error('the AnnData peer is missing or failed: run bash ../shared/peers/install-peers.sh', {
+        cause: error,
+      });
     }
     const read = JSON.parse(anndata) as { shape: number[]; labels: string[]; genes: string[] };
     expect(read.shape).toEqual([140, 6]);
