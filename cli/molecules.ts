@@ -13,6 +13,7 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
+import { readCircuitArgs } from './circuitArgs';
 import { initTensorBackend } from '../server/engines/tensor';
 import { designMolecules } from '../server/molecules/design';
 import { generationMetrics } from '../server/molecules/metrics';
@@ -206,29 +207,17 @@ export const moleculeDesignFileSchema = z.object({
 
 /** `tributary design --circuit FILE --out DIR [--seed S]` */
 export async function runDesignCommand(args: string[], usageError: UsageErrorFactory) {
-  const { values } = parseArgs({
+  const { file, out, seed, json } = await readCircuitArgs(
+    'design',
+    'priors, operator, reward',
     args,
-    options: { circuit: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' } },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (!values.circuit) throw usageError('design needs --circuit FILE (priors, operator, reward as JSON)');
-  if (!values.out) throw usageError('design needs --out DIR');
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
-  if (!Number.isInteger(seed)) throw usageError(`--seed must be an integer, got "${values.seed}"`);
-  let json: unknown;
-  try {
-    json = JSON.parse(await fs.readFile(values.circuit, 'utf8'));
-  } catch (error) {
-    throw usageError(
-      `cannot read ${values.circuit} as JSON: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+    usageError,
+  );
   const parsed = moleculeDesignFileSchema.safeParse(json);
   if (!parsed.success)
     throw usageError(`invalid design: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
   const design = parsed.data;
-  const base = path.dirname(path.resolve(values.circuit));
+  const base = path.dirname(path.resolve(file));
   const priors: MolecularPrior[] = [];
   try {
     for (const file of design.priors) {
@@ -262,9 +251,9 @@ export async function runDesignCommand(args: string[], usageError: UsageErrorFac
             `[design] mirror step ${k}: mean reward of its samples ${s.meanReward.toFixed(3)}, ESS fraction ${s.effectiveSampleFraction.toFixed(2)}`,
           ),
       });
-      await fs.mkdir(values.out, { recursive: true });
+      await fs.mkdir(out, { recursive: true });
       await fs.writeFile(
-        path.join(values.out, 'samples.csv'),
+        path.join(out, 'samples.csv'),
         stringify(
           result.smiles.map((s, i) => [s, result.rewards[i]]),
           { header: true, columns: ['smiles', 'reward'] },
@@ -281,7 +270,7 @@ export async function runDesignCommand(args: string[], usageError: UsageErrorFac
         iterations: result.iterations,
         seconds: result.seconds,
       };
-      await fs.writeFile(path.join(values.out, 'summary.json'), JSON.stringify(summary, null, 2));
+      await fs.writeFile(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2));
       return summary;
     } finally {
       reward?.dispose();

@@ -6,9 +6,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
+import { readCircuitArgs } from './circuitArgs';
 import { runRfmCircuit } from '../server/jobs/rfm';
 import { rfmConfigSchema } from '../server/jobs/rfmConfig';
 import { initTensorBackend } from '../server/engines/tensor';
@@ -19,25 +19,7 @@ export async function runRfmCommand(
   env: () => Env,
   usageError: (message: string) => Error,
 ): Promise<Record<string, unknown>> {
-  const { values } = parseArgs({
-    args,
-    options: { circuit: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' } },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (!values.circuit) throw usageError('rfm needs --circuit FILE (a circuit as JSON)');
-  if (!values.out) throw usageError('rfm needs --out DIR');
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
-  if (!Number.isInteger(seed)) throw usageError(`--seed must be an integer, got "${values.seed}"`);
-
-  let json: unknown;
-  try {
-    json = JSON.parse(await fs.readFile(values.circuit, 'utf8'));
-  } catch (error) {
-    throw usageError(
-      `cannot read ${values.circuit} as JSON: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+  const { out, seed, json } = await readCircuitArgs('rfm', 'a circuit', args, usageError);
   const input = json && typeof json === 'object' && 'circuit' in json ? json : { circuit: json };
   const parsed = rfmConfigSchema.safeParse(input);
   if (!parsed.success)
@@ -62,7 +44,7 @@ export async function runRfmCommand(
     },
   });
 
-  const outDir = path.resolve(values.out);
+  const outDir = path.resolve(out);
   await fs.mkdir(outDir, { recursive: true });
   const files: string[] = [];
   for (const node of result.nodes) {

@@ -107,7 +107,9 @@ test('answer 10 molecule queries with the keyboard; the dashboard updates', asyn
   await designForm.getByLabel('Molecules to return').fill('30');
   await designForm.getByRole('button', { name: 'Design' }).click();
   await page.getByRole('tab', { name: 'Runs' }).click();
-  await page.getByRole('link', { name: 'Designed for Pat' }).click();
+  // The runs table refreshes every second; open the run by its address rather than racing a re-render.
+  const runLink = page.getByRole('link', { name: 'Designed for Pat' });
+  await page.goto((await runLink.getAttribute('href')) ?? '/');
   await expect(page).toHaveURL(/\/runs\/[0-9a-f-]{36}$/);
   // The molecule grid appears when the run has succeeded; its config names the learned reward.
   await expect(page.getByTestId('molecule-grid').getByRole('img').first()).toBeVisible({ timeout: 120_000 });

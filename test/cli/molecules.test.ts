@@ -7,20 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDir, tributary } from '../support/cli';
+import { smallDrugLibrary } from '../support/molecules';
 
 const dir = makeTempDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const library = [
-  'CC(=O)Oc1ccccc1C(=O)O',
-  'CC(C)Cc1ccc(cc1)C(C)C(=O)O',
-  'CN1C=NC2=C1C(=O)N(C(=O)N2C)C',
-  'CC(=O)Nc1ccc(O)cc1',
-  'OC(=O)c1ccccc1O',
-  'c1ccc2c(c1)cccn2',
-  'CCN(CC)CC',
-  'CCOC(=O)c1ccccc1',
-];
+const library = smallDrugLibrary;
 
 describe('tributary props', () => {
   it('writes one line per input with the oracle’s keys, invalid inputs marked invalid', () => {

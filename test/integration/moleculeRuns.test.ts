@@ -9,17 +9,9 @@ import { models } from '../../db/schema';
 import type { Runtime } from '../../server/runtime';
 import { startWorker } from '../../workers/runner';
 import { callerFor, createTestRuntime, signUp, waitFor } from '../support/runtime';
+import { smallDrugLibrary } from '../support/molecules';
 
-const library = [
-  'CC(=O)Oc1ccccc1C(=O)O',
-  'CC(C)Cc1ccc(cc1)C(C)C(=O)O',
-  'CN1C=NC2=C1C(=O)N(C(=O)N2C)C',
-  'CC(=O)Nc1ccc(O)cc1',
-  'OC(=O)c1ccccc1O',
-  'c1ccc2c(c1)cccn2',
-  'CCN(CC)CC',
-  'CCOC(=O)c1ccccc1',
-];
+const library = smallDrugLibrary;
 
 describe('molecule runs (PGlite)', () => {
   let runtime: Runtime;
