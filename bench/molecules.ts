@@ -101,7 +101,7 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
   const zinc = readSmiles(path.join(dataDir, 'jtvae_zinc_valid_24k.smi')).slice(0, options.zincMolecules);
   const bbbp = bbbpPenetrant();
   // One SELFIES space for both priors: the vocabulary and length of their union.
-  const space = await encodeLibrary([...zinc, ...bbbp], { maxLength: 80 });
+  const space = await encodeLibrary([...zinc, ...bbbp], { maxLength: 60 });
   console.error(
     `[bench molecules] space: ${space.vocabulary.symbols.length} symbols × ${space.length} positions; ZINC ${zinc.length}, BBBP ${bbbp.length}`,
   );

@@ -20,6 +20,8 @@ export interface FlowDensityOptions {
   odeSteps?: number;
   /** Rows per likelihood batch (bounds memory). */
   chunkSize?: number;
+  /** Hutchinson probes per point in high dimension (default 16): fewer is faster and noisier. */
+  probes?: number;
 }
 
 /** A flow as a density: samples by the ODE, log-densities by the exact change of variables. */
@@ -49,6 +51,7 @@ export class FlowDensity implements DensityModel {
       const { logLikelihood: values } = logLikelihood(this.field, x, {
         steps: this.options.odeSteps ?? 40,
         divergence: this.dimension <= 8 ? 'exact' : 'hutchinson',
+        probes: this.options.probes,
         chunkSize: this.options.chunkSize ?? 1024,
       });
       return Float64Array.from(values);
