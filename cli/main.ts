@@ -109,7 +109,8 @@ const commands: CliCommand[] = [
   },
   {
     name: 'perturb',
-    summary: 'Perturbation screens: synthetic screens with ground truth (synth).',
+    summary:
+      'Perturbation screens: synthetic screens (synth), LCD training (fit), predictions (predict), causal matrix (clipr).',
     usage: perturbUsage,
     run: (args) => runPerturbCommand(args, (message) => new UsageError(message)),
   },

@@ -5,16 +5,41 @@
  *     a synthetic screen with ground truth, written as .h5ad (obs column `perturbation`: control, G3,
  *     G3+G7) and, with --truth, the true matrix as CSV (header of gene names; row i, column j: the effect
  *     of gene i on gene j).
+ *   tributary perturb fit --data FILE.h5ad|FILE.csv --perturbation-key KEY --control LABEL --out DIR
+ *                         [--counts|--lognorm] [--steps N] [--seed S] [--holdout-combinations K]
+ *     reads and preprocesses a screen, holds out combinations, trains LCD (twice: the `plain`
+ *     parametrisation for predictions, the `gaussian` one for CLIPR, see server/engines/lcd/model.ts) and
+ *     writes DIR/model.json and DIR/summary.json (held-out metrics against the control and additive
+ *     baselines).
+ *   tributary perturb predict --model DIR --perturbations "A+B,C+D" [--cells N] [--seed S] --out FILE.csv
+ *   tributary perturb clipr --model DIR --out FILE.csv
  *   tributary bench perturbation [--quick]
  *     reader throughput, CLIPR on the synthetic suite, LCD on held-out doubles, LCD steps/s.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import { runCliprSuite, runComboSuite, runLcdSpeed } from '../bench/perturbation';
 import { runReaderBench } from '../bench/perturbationReaders';
-import { writeH5ad } from '../server/perturbation/h5ad';
+import { cliprFromLcd } from '../server/engines/clipr';
+import {
+  compareWithBaselines,
+  createLcdModel,
+  LcdModel,
+  meanOf,
+  sampleLcd,
+  trainLcd,
+  type DistributionScores,
+  type LcdWeights,
+} from '../server/engines/lcd';
+import { createRng } from '../server/engines/random';
+import { initTensorBackend } from '../server/engines/tensor';
+import { readCsvScreen } from '../server/perturbation/csv';
+import { readH5ad, writeH5ad } from '../server/perturbation/h5ad';
+import { preprocessScreen, type InputKind } from '../server/perturbation/preprocess';
 import { syntheticScreen, transposed } from '../server/perturbation/synthetic';
+import type { Environment, ScreenData } from '../server/perturbation/types';
 
 type UsageErrorFactory = (message: string) => Error;
 
@@ -23,6 +48,20 @@ export const perturbUsage = [
   '                        [--truth FILE.csv] [--cells 200] [--doubles 0]',
   '  A synthetic Perturb-seq screen with ground truth (DESIGN.md §5): linear SDE on an Erdős–Rényi or',
   '  scale-free graph (non-reversible by default), or the nonlinear family; every gene perturbed singly.',
+  'tributary perturb fit --data FILE.h5ad|FILE.csv --perturbation-key KEY --control LABEL --out DIR',
+  '                      [--counts|--lognorm] [--steps 2000] [--seed 0] [--holdout-combinations K]',
+  '                      [--max-genes N] [--predicted-cells N]',
+  '  Preprocesses the screen (--counts: QC, normalise to the median control library, log1p; --lognorm: X',
+  '  as it is; default: counts when X holds non-negative integers), holds out K combinations (default a',
+  '  fifth; only those whose genes are all perturbed in training; none without combinations), trains LCD',
+  '  (progress on stderr) and writes DIR/model.json and DIR/summary.json: held-out metrics (RMSE of the',
+  '  mean, Pearson of the mean shift, energy distance, MMD; all genes and top-20 DE) next to the control',
+  '  and additive baselines, with the relative change, and the training time.',
+  'tributary perturb predict --model DIR --perturbations "A+B,C+D" [--cells 100] [--seed 0] --out FILE.csv',
+  '  Predicted cells: a header "perturbation" + gene names, one row per cell; genes must have been',
+  '  perturbed in training (the control label predicts control cells).',
+  'tributary perturb clipr --model DIR --out FILE.csv',
+  '  CLIPR causal matrix: a header of gene names, then row i, column j = the effect of gene i on gene j.',
 ].join('\n');
 
 function integer(
@@ -41,11 +80,25 @@ function integer(
 
 export async function runPerturbCommand(args: string[], usageError: UsageErrorFactory) {
   const [sub, ...rest] = args;
-  if (sub !== 'synth') {
-    throw usageError(
-      sub === undefined ? 'perturb needs a subcommand: synth' : `unknown perturb subcommand "${sub}" (synth)`,
-    );
+  switch (sub) {
+    case 'synth':
+      return runSynth(rest, usageError);
+    case 'fit':
+      return runFit(rest, usageError);
+    case 'predict':
+      return runPredict(rest, usageError);
+    case 'clipr':
+      return runClipr(rest, usageError);
+    default:
+      throw usageError(
+        sub === undefined
+          ? 'perturb needs a subcommand: synth, fit, predict or clipr'
+          : `unknown perturb subcommand "${sub}" (synth, fit, predict, clipr)`,
+      );
   }
+}
+
+async function runSynth(rest: string[], usageError: UsageErrorFactory) {
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -105,6 +158,503 @@ export async function runPerturbCommand(args: string[], usageError: UsageErrorFa
     burn_in: screen.burnIn ?? null,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// perturb fit / predict / clipr
+
+/** What `perturb fit` writes to DIR/model.json: everything `predict` and `clipr` need. */
+interface PerturbModelFile {
+  format: 'tributary.perturb-model/v1';
+  /** The model's genes (columns of predictions and of the CLIPR matrix), in order. */
+  genes: string[];
+  /** Genes with a trained embedding (perturbed in some training condition): what `predict` accepts. */
+  perturbed_genes: string[];
+  control_label: string;
+  perturbation_key: string;
+  /** What X held; predictions are in the preprocessed units (log1p of normalised counts for counts). */
+  input_kind: InputKind;
+  /** The library size cells were normalised to (counts), else null. */
+  target_library_size: number | null;
+  /** Training conditions (canonical keys) and the held-out combinations. */
+  training_conditions: string[];
+  held_out: string[];
+  /**
+   * LCD weights (each with its config and the per-gene standardisation `center` / `scale`): `prediction`
+   * has the `plain` parametrisation (sampling), `clipr` the `gaussian` one (CLIPR's fixed points).
+   */
+  prediction: LcdWeights;
+  clipr: LcdWeights;
+}
+
+const MODEL_FILE = 'model.json';
+const SUMMARY_FILE = 'summary.json';
+const round6 = (value: number) => (Number.isFinite(value) ? Math.round(value * 1e6) / 1e6 : null);
+
+/** A screen file by extension: .h5ad, or a cells × genes .csv (first column the cell names, as pandas
+ * writes it, unless it is the perturbation column itself). */
+async function readScreenFile(file: string, key: string, usageError: UsageErrorFactory): Promise<ScreenData> {
+  const lower = file.toLowerCase();
+  if (lower.endsWith('.h5ad')) return readH5ad(file, { obsColumns: [key] });
+  if (lower.endsWith('.csv') || lower.endsWith('.csv.gz')) {
+    const handle = await fs.open(file, 'r');
+    let firstLine: string;
+    try {
+      const buffer = Buffer.alloc(65536);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      firstLine = lower.endsWith('.gz')
+        ? ''
+        : buffer.subarray(0, bytesRead).toString('utf8').split(/\r?\n/)[0];
+    } finally {
+      await handle.close();
+    }
+    const first = firstLine.split(',')[0]?.trim().replace(/^"|"$/g, '');
+    return readCsvScreen(file, {
+      orientation: 'cells-by-genes',
+      obsColumns: [key],
+      indexColumn: first === key ? null : 0,
+    });
+  }
+  throw usageError(`--data must be an .h5ad or a cells × genes .csv file, got "${file}"`);
+}
+
+/** Rows of a row-major [n, d] matrix, concatenated. */
+function rowsOf(values: Float32Array, d: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((row, i) => out.set(values.subarray(row * d, (row + 1) * d), i * d));
+  return out;
+}
+
+/**
+ * Combinations to hold out (DESIGN.md §5 "Split"): shuffled with the seed, taken in turn while every
+ * gene of every held-out combination stays perturbed in some training environment (control, all singles
+ * and the combinations not held out). Returns environment indices.
+ */
+export function chooseHeldOutCombinations(
+  environments: Environment[],
+  count: number,
+  seed: number,
+): number[] {
+  const combinations = environments.flatMap((e, i) => (e.kind === 'combination' ? [i] : []));
+  const rng = createRng(seed);
+  for (let i = combinations.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [combinations[i], combinations[j]] = [combinations[j], combinations[i]];
+  }
+  const held: number[] = [];
+  for (const candidate of combinations) {
+    if (held.length >= count) break;
+    const trial = new Set([...held, candidate]);
+    const trained = new Set(environments.flatMap((e, i) => (trial.has(i) ? [] : e.genes)));
+    if ([...trial].every((e) => environments[e].genes.every((gene) => trained.has(gene))))
+      held.push(candidate);
+  }
+  return held.sort((a, b) => a - b);
+}
+
+type MetricRow = {
+  rmse_mean: number | null;
+  pearson_shift: number | null;
+  energy_distance: number | null;
+  mmd: number | null;
+};
+
+function metricRow(scores: DistributionScores): MetricRow {
+  return {
+    rmse_mean: round6(scores.rmseMean),
+    pearson_shift: round6(scores.pearsonShift),
+    energy_distance: round6(scores.energyDistance),
+    mmd: round6(scores.mmd),
+  };
+}
+
+/** The mean of each metric over rows (entries that are null, i.e. undefined, are skipped). */
+function averageRows(rows: MetricRow[]): MetricRow {
+  const mean = (key: keyof MetricRow) => {
+    const values = rows.map((row) => row[key]).filter((v): v is number => v !== null);
+    return values.length === 0 ? null : round6(values.reduce((a, b) => a + b, 0) / values.length);
+  };
+  return {
+    rmse_mean: mean('rmse_mean'),
+    pearson_shift: mean('pearson_shift'),
+    energy_distance: mean('energy_distance'),
+    mmd: mean('mmd'),
+  };
+}
+
+const PREDICTORS = ['lcd', 'control', 'additive', 'relative_to_control', 'relative_to_additive'] as const;
+type Predictor = (typeof PREDICTORS)[number];
+type ComboMetrics = Record<Predictor, { all: MetricRow; top_de: MetricRow }>;
+
+async function runFit(rest: string[], usageError: UsageErrorFactory) {
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      data: { type: 'string' },
+      'perturbation-key': { type: 'string' },
+      control: { type: 'string' },
+      out: { type: 'string' },
+      counts: { type: 'boolean' },
+      lognorm: { type: 'boolean' },
+      steps: { type: 'string' },
+      seed: { type: 'string' },
+      'holdout-combinations': { type: 'string' },
+      'max-genes': { type: 'string' },
+      'predicted-cells': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.data) throw usageError('perturb fit needs --data FILE (.h5ad or .csv)');
+  if (!values.out) throw usageError('perturb fit needs --out DIR');
+  const key = values['perturbation-key'];
+  if (!key) throw usageError('perturb fit needs --perturbation-key KEY (the obs column of labels)');
+  const controlLabel = values.control;
+  if (!controlLabel) throw usageError('perturb fit needs --control LABEL (the control cells’ label)');
+  if (values.counts && values.lognorm) throw usageError('--counts and --lognorm exclude each other');
+  const steps = integer('steps', values.steps, 2000, 1, usageError);
+  const seed = integer('seed', values.seed, 0, 0, usageError);
+  const maxGenes =
+    values['max-genes'] === undefined
+      ? undefined
+      : integer('max-genes', values['max-genes'], 0, 1, usageError);
+  const predictedCellsFlag =
+    values['predicted-cells'] === undefined
+      ? undefined
+      : integer('predicted-cells', values['predicted-cells'], 0, 2, usageError);
+  const progress = (message: string) => console.error(`[perturb fit] ${message}`);
+
+  const started = performance.now();
+  const screen = await readScreenFile(values.data, key, usageError);
+  const prepared = preprocessScreen(screen, {
+    labels: { column: key, control: controlLabel },
+    input: values.counts ? 'counts' : values.lognorm ? 'lognorm' : 'auto',
+    genes: maxGenes === undefined ? undefined : { maxGenes },
+  });
+  const inputKind: InputKind = prepared.targetLibrarySize === null ? 'lognorm' : 'counts';
+  const d = prepared.genes.length;
+  const environments = prepared.environments;
+  if (environments.length === 0 || environments[0].kind !== 'control')
+    throw new Error(`no control cells labelled "${controlLabel}" survived preprocessing`);
+  if (!environments.some((e) => e.kind !== 'control'))
+    throw new Error('the screen has no perturbed cells: nothing to learn');
+  if (d < 2) throw new Error(`${d} gene left after preprocessing; LCD needs at least 2`);
+  progress(
+    `read ${screen.cells.length} cells × ${screen.genes.length} genes (${inputKind}); kept ` +
+      `${prepared.cells.length} cells × ${d} genes in ${environments.length} conditions`,
+  );
+
+  const combinationCount = environments.filter((e) => e.kind === 'combination').length;
+  const holdOutCount = integer(
+    'holdout-combinations',
+    values['holdout-combinations'],
+    combinationCount === 0 ? 0 : Math.max(1, Math.round(combinationCount / 5)),
+    0,
+    usageError,
+  );
+  const heldOut = chooseHeldOutCombinations(environments, holdOutCount, seed);
+  const heldSet = new Set(heldOut);
+  const training = environments.flatMap((_, i) => (heldSet.has(i) ? [] : [i]));
+  const trainingIndex = new Map(training.map((e, position) => [e, position]));
+  const cellsOf = (environment: number) =>
+    Array.from(prepared.environmentOfCell).flatMap((e, cell) => (e === environment ? [cell] : []));
+  const trainingCells: number[] = [];
+  prepared.environmentOfCell.forEach((e, cell) => {
+    if (trainingIndex.has(e)) trainingCells.push(cell);
+  });
+  const data = {
+    dimension: d,
+    cells: rowsOf(prepared.X.values, d, trainingCells),
+    conditions: training.map((e) => environments[e].genes),
+    conditionOfCell: Int32Array.from(trainingCells, (cell) =>
+      trainingIndex.get(prepared.environmentOfCell[cell])!,
+    ),
+  };
+  progress(
+    `training on ${trainingCells.length} cells in ${training.length} conditions; held out ` +
+      `${heldOut.length} of ${combinationCount} combinations` +
+      (heldOut.length ? `: ${heldOut.map((e) => environments[e].key).join(', ')}` : ''),
+  );
+
+  const backend = await initTensorBackend();
+  await fs.mkdir(values.out, { recursive: true });
+  const trainOne = async (parametrisation: 'plain' | 'gaussian', role: string) => {
+    const model = createLcdModel(data, { hidden: 128, parametrisation }, seed);
+    const curve: { step: number; loss: number }[] = [];
+    const training = trainLcd({
+      model,
+      data,
+      steps,
+      batchSize: 256,
+      seed,
+      reportEvery: Math.max(1, Math.floor(steps / 20)),
+      onStep: ({ step, totalSteps, loss, etaSeconds }) => {
+        curve.push({ step, loss: round6(loss) ?? Number.NaN });
+        progress(
+          `${role} model: step ${step}/${totalSteps} loss ${loss.toFixed(4)} ETA ${etaSeconds.toFixed(1)} s`,
+        );
+      },
+    });
+    try {
+      return { model, result: await training, curve };
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  };
+  const prediction = await trainOne('plain', 'prediction');
+  let cliprTrained: Awaited<ReturnType<typeof trainOne>> | undefined;
+  try {
+    cliprTrained = await trainOne('gaussian', 'CLIPR');
+    const trainSeconds = prediction.result.seconds + cliprTrained.result.seconds;
+
+    // Held-out combinations: LCD against the control and additive baselines (DESIGN.md §5 metrics).
+    const controlCells = rowsOf(prepared.X.values, d, cellsOf(0));
+    const singleOf = new Map(
+      environments.flatMap((e, i) => (e.kind === 'single' ? [[e.genes[0], i] as const] : [])),
+    );
+    const perCombination: ({
+      perturbation: string;
+      cells_observed: number;
+      cells_predicted: number;
+      additive_missing_singles: string[];
+      top_de_genes: string[];
+    } & ComboMetrics)[] = [];
+    const evaluationStarted = performance.now();
+    for (const e of heldOut) {
+      const environment = environments[e];
+      const observedRows = cellsOf(e);
+      const observed = rowsOf(prepared.X.values, d, observedRows);
+      const cellCount = predictedCellsFlag ?? Math.min(1000, Math.max(50, observedRows.length));
+      const [predicted] = sampleLcd(prediction.model, [environment.genes], cellCount, {
+        seed: seed + 1000 + e,
+      });
+      const missing = environment.genes.filter((gene) => !singleOf.has(gene));
+      const singleMeans = environment.genes.flatMap((gene) => {
+        const single = singleOf.get(gene);
+        return single === undefined ? [] : [meanOf(rowsOf(prepared.X.values, d, cellsOf(single)), d)];
+      });
+      const scores = compareWithBaselines(predicted, observed, controlCells, singleMeans, d);
+      const pair = (all: DistributionScores, topDe: DistributionScores) => ({
+        all: metricRow(all),
+        top_de: metricRow(topDe),
+      });
+      perCombination.push({
+        perturbation: environment.key,
+        cells_observed: observedRows.length,
+        cells_predicted: cellCount,
+        additive_missing_singles: missing,
+        top_de_genes: scores.model.topDeGenes.map((j) => prepared.genes[j]),
+        lcd: pair(scores.model.all, scores.model.topDe),
+        control: pair(scores.control.all, scores.control.topDe),
+        additive: pair(scores.additive.all, scores.additive.topDe),
+        relative_to_control: pair(scores.relativeToControl.all, scores.relativeToControl.topDe),
+        relative_to_additive: pair(scores.relativeToAdditive.all, scores.relativeToAdditive.topDe),
+      });
+    }
+    const mean =
+      perCombination.length === 0
+        ? null
+        : (Object.fromEntries(
+            PREDICTORS.map((predictor) => [
+              predictor,
+              {
+                all: averageRows(perCombination.map((row) => row[predictor].all)),
+                top_de: averageRows(perCombination.map((row) => row[predictor].top_de)),
+              },
+            ]),
+          ) as ComboMetrics);
+
+    const modelFile: PerturbModelFile = {
+      format: 'tributary.perturb-model/v1',
+      genes: prepared.genes,
+      perturbed_genes: prediction.model.config.perturbations,
+      control_label: environments[0].key,
+      perturbation_key: key,
+      input_kind: inputKind,
+      target_library_size: prepared.targetLibrarySize,
+      training_conditions: training.map((e) => environments[e].key),
+      held_out: heldOut.map((e) => environments[e].key),
+      prediction: prediction.model.getWeights(),
+      clipr: cliprTrained.model.getWeights(),
+    };
+    const modelPath = path.join(values.out, MODEL_FILE);
+    const summaryPath = path.join(values.out, SUMMARY_FILE);
+    await fs.writeFile(modelPath, JSON.stringify(modelFile));
+    const summary = {
+      command: 'perturb fit',
+      data: values.data,
+      out: values.out,
+      model: modelPath,
+      summary: summaryPath,
+      input_kind: inputKind,
+      cells: prepared.cells.length,
+      genes: d,
+      perturbed_genes: modelFile.perturbed_genes.length,
+      conditions: {
+        control: 1,
+        singles: environments.filter((e) => e.kind === 'single').length,
+        combinations: combinationCount,
+      },
+      preprocessing: prepared.summaries.map((step) => ({
+        step: step.step,
+        cells_in: step.cellsIn,
+        cells_kept: step.cellsKept,
+        genes_in: step.genesIn,
+        genes_kept: step.genesKept,
+      })),
+      held_out: modelFile.held_out,
+      training: {
+        backend: backend.name,
+        steps,
+        seed,
+        cells: trainingCells.length,
+        conditions: training.length,
+        prediction_model: {
+          parametrisation: 'plain',
+          seconds: round6(prediction.result.seconds),
+          steps_per_s: round6(prediction.result.stepsPerSecond),
+          final_loss: round6(prediction.result.finalLoss),
+          loss_curve: prediction.curve,
+        },
+        clipr_model: {
+          parametrisation: 'gaussian',
+          seconds: round6(cliprTrained.result.seconds),
+          steps_per_s: round6(cliprTrained.result.stepsPerSecond),
+          final_loss: round6(cliprTrained.result.finalLoss),
+          loss_curve: cliprTrained.curve,
+        },
+      },
+      metrics: { per_combination: perCombination, mean },
+      train_seconds: round6(trainSeconds),
+      evaluation_seconds: round6((performance.now() - evaluationStarted) / 1000),
+      seconds: round6((performance.now() - started) / 1000),
+    };
+    await fs.writeFile(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
+    return summary;
+  } finally {
+    prediction.model.dispose();
+    cliprTrained?.model.dispose();
+  }
+}
+
+async function loadModelFile(dir: string): Promise<PerturbModelFile> {
+  const file = path.join(dir, MODEL_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${file} (written by perturb fit)`, { cause: error });
+  }
+  const parsed = JSON.parse(text) as PerturbModelFile;
+  if (parsed.format !== 'tributary.perturb-model/v1')
+    throw new Error(`${file} is not a perturb fit model (format ${String(parsed.format)})`);
+  return parsed;
+}
+
+async function runPredict(rest: string[], usageError: UsageErrorFactory) {
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      model: { type: 'string' },
+      perturbations: { type: 'string' },
+      cells: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.model) throw usageError('perturb predict needs --model DIR (written by perturb fit)');
+  if (!values.out) throw usageError('perturb predict needs --out FILE.csv');
+  if (!values.perturbations) throw usageError('perturb predict needs --perturbations "A+B,C+D"');
+  const cells = integer('cells', values.cells, 100, 1, usageError);
+  if (cells > 100_000) throw usageError('--cells must be at most 100000');
+  const seed = integer('seed', values.seed, 0, 0, usageError);
+  const file = await loadModelFile(values.model);
+  const known = new Set(file.perturbed_genes);
+  const labels = values.perturbations
+    .split(',')
+    .map((label) => label.trim())
+    .filter((label) => label !== '');
+  if (labels.length === 0) throw usageError('--perturbations lists no perturbation');
+  const sets = labels.map((label) =>
+    label === file.control_label ? [] : [...new Set(label.split('+').map((gene) => gene.trim()))].sort(),
+  );
+  const unknown = [...new Set(sets.flat().filter((gene) => !known.has(gene)))];
+  if (unknown.length > 0 || sets.some((set, i) => set.length === 0 && labels[i] !== file.control_label)) {
+    const measured = new Set(file.genes);
+    const described = unknown.map((gene) =>
+      gene === ''
+        ? '(empty gene name)'
+        : measured.has(gene)
+          ? `${gene} (measured, never perturbed in training)`
+          : gene,
+    );
+    throw usageError(
+      `unknown perturbation gene(s): ${described.join(', ')}; the model was trained on ` +
+        `${file.perturbed_genes.slice(0, 20).join(', ')}${file.perturbed_genes.length > 20 ? ', …' : ''} ` +
+        `(and "${file.control_label}" for control)`,
+    );
+  }
+  await initTensorBackend();
+  const model = LcdModel.fromWeights(file.prediction);
+  try {
+    const started = performance.now();
+    const predicted = sampleLcd(model, sets, cells, { seed });
+    const d = model.dimension;
+    const rows: (string | number)[][] = [['perturbation', ...file.genes]];
+    sets.forEach((set, s) => {
+      const label = set.length === 0 ? file.control_label : set.join('+');
+      for (let c = 0; c < cells; c++) rows.push([label, ...predicted[s].subarray(c * d, (c + 1) * d)]);
+    });
+    await fs.writeFile(values.out, stringify(rows));
+    return {
+      command: 'perturb predict',
+      model: values.model,
+      out: values.out,
+      perturbations: sets.map((set) => (set.length === 0 ? file.control_label : set.join('+'))),
+      cells_per_perturbation: cells,
+      genes: d,
+      units:
+        file.input_kind === 'counts' ? 'log1p of counts normalised to the median control library' : 'as X',
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function runClipr(rest: string[], usageError: UsageErrorFactory) {
+  const { values } = parseArgs({
+    args: rest,
+    options: { model: { type: 'string' }, out: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.model) throw usageError('perturb clipr needs --model DIR (written by perturb fit)');
+  if (!values.out) throw usageError('perturb clipr needs --out FILE.csv');
+  const file = await loadModelFile(values.model);
+  await initTensorBackend();
+  const model = LcdModel.fromWeights(file.clipr);
+  try {
+    const started = performance.now();
+    const result = cliprFromLcd(model);
+    // result.effects = Aᵀ: [i][j] is the effect of gene i on gene j, the file's orientation.
+    await fs.writeFile(values.out, stringify([file.genes, ...result.effects]));
+    return {
+      command: 'perturb clipr',
+      model: values.model,
+      out: values.out,
+      genes: file.genes.length,
+      conditions: result.conditions.length,
+      max_fixed_point_residual: round6(Math.max(...result.residuals)),
+      iterations: result.iterations,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    model.dispose();
+  }
 }
 
 /** `tributary bench perturbation`: the issue's JSON keys, then details. */
