@@ -22,24 +22,13 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import { runCliprSuite, runComboSuite, runLcdSpeed } from '../bench/perturbation';
 import { runReaderBench } from '../bench/perturbationReaders';
-import { cliprFromLcd } from '../server/engines/clipr';
-import {
-  compareWithBaselines,
-  createLcdModel,
-  LcdModel,
-  meanOf,
-  sampleLcd,
-  trainLcd,
-  type DistributionScores,
-  type LcdWeights,
-} from '../server/engines/lcd';
-import { createRng } from '../server/engines/random';
+import { LcdModel, sampleLcd } from '../server/engines/lcd';
 import { initTensorBackend } from '../server/engines/tensor';
 import { readCsvScreen } from '../server/perturbation/csv';
+import { cliprMatrix, fitPerturbationModel, type PerturbModelFile } from '../server/perturbation/fit';
 import { readH5ad, writeH5ad } from '../server/perturbation/h5ad';
-import { preprocessScreen, type InputKind } from '../server/perturbation/preprocess';
 import { syntheticScreen, transposed } from '../server/perturbation/synthetic';
-import type { Environment, ScreenData } from '../server/perturbation/types';
+import type { ScreenData } from '../server/perturbation/types';
 
 type UsageErrorFactory = (message: string) => Error;
 
@@ -163,30 +152,6 @@ async function runSynth(rest: string[], usageError: UsageErrorFactory) {
 // ---------------------------------------------------------------------------------------------------
 // perturb fit / predict / clipr
 
-/** What `perturb fit` writes to DIR/model.json: everything `predict` and `clipr` need. */
-interface PerturbModelFile {
-  format: 'tributary.perturb-model/v1';
-  /** The model's genes (columns of predictions and of the CLIPR matrix), in order. */
-  genes: string[];
-  /** Genes with a trained embedding (perturbed in some training condition): what `predict` accepts. */
-  perturbed_genes: string[];
-  control_label: string;
-  perturbation_key: string;
-  /** What X held; predictions are in the preprocessed units (log1p of normalised counts for counts). */
-  input_kind: InputKind;
-  /** The library size cells were normalised to (counts), else null. */
-  target_library_size: number | null;
-  /** Training conditions (canonical keys) and the held-out combinations. */
-  training_conditions: string[];
-  held_out: string[];
-  /**
-   * LCD weights (each with its config and the per-gene standardisation `center` / `scale`): `prediction`
-   * has the `plain` parametrisation (sampling), `clipr` the `gaussian` one (CLIPR's fixed points).
-   */
-  prediction: LcdWeights;
-  clipr: LcdWeights;
-}
-
 const MODEL_FILE = 'model.json';
 const SUMMARY_FILE = 'summary.json';
 const round6 = (value: number) => (Number.isFinite(value) ? Math.round(value * 1e6) / 1e6 : null);
@@ -217,74 +182,6 @@ async function readScreenFile(file: string, key: string, usageError: UsageErrorF
   }
   throw usageError(`--data must be an .h5ad or a cells × genes .csv file, got "${file}"`);
 }
-
-/** Rows of a row-major [n, d] matrix, concatenated. */
-function rowsOf(values: Float32Array, d: number, rows: readonly number[]): Float32Array {
-  const out = new Float32Array(rows.length * d);
-  rows.forEach((row, i) => out.set(values.subarray(row * d, (row + 1) * d), i * d));
-  return out;
-}
-
-/**
- * Combinations to hold out (DESIGN.md §5 "Split"): shuffled with the seed, taken in turn while every
- * gene of every held-out combination stays perturbed in some training environment (control, all singles
- * and the combinations not held out). Returns environment indices.
- */
-export function chooseHeldOutCombinations(
-  environments: Environment[],
-  count: number,
-  seed: number,
-): number[] {
-  const combinations = environments.flatMap((e, i) => (e.kind === 'combination' ? [i] : []));
-  const rng = createRng(seed);
-  for (let i = combinations.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [combinations[i], combinations[j]] = [combinations[j], combinations[i]];
-  }
-  const held: number[] = [];
-  for (const candidate of combinations) {
-    if (held.length >= count) break;
-    const trial = new Set([...held, candidate]);
-    const trained = new Set(environments.flatMap((e, i) => (trial.has(i) ? [] : e.genes)));
-    if ([...trial].every((e) => environments[e].genes.every((gene) => trained.has(gene))))
-      held.push(candidate);
-  }
-  return held.sort((a, b) => a - b);
-}
-
-type MetricRow = {
-  rmse_mean: number | null;
-  pearson_shift: number | null;
-  energy_distance: number | null;
-  mmd: number | null;
-};
-
-function metricRow(scores: DistributionScores): MetricRow {
-  return {
-    rmse_mean: round6(scores.rmseMean),
-    pearson_shift: round6(scores.pearsonShift),
-    energy_distance: round6(scores.energyDistance),
-    mmd: round6(scores.mmd),
-  };
-}
-
-/** The mean of each metric over rows (entries that are null, i.e. undefined, are skipped). */
-function averageRows(rows: MetricRow[]): MetricRow {
-  const mean = (key: keyof MetricRow) => {
-    const values = rows.map((row) => row[key]).filter((v): v is number => v !== null);
-    return values.length === 0 ? null : round6(values.reduce((a, b) => a + b, 0) / values.length);
-  };
-  return {
-    rmse_mean: mean('rmse_mean'),
-    pearson_shift: mean('pearson_shift'),
-    energy_distance: mean('energy_distance'),
-    mmd: mean('mmd'),
-  };
-}
-
-const PREDICTORS = ['lcd', 'control', 'additive', 'relative_to_control', 'relative_to_additive'] as const;
-type Predictor = (typeof PREDICTORS)[number];
-type ComboMetrics = Record<Predictor, { all: MetricRow; top_de: MetricRow }>;
 
 async function runFit(rest: string[], usageError: UsageErrorFactory) {
   const { values } = parseArgs({
@@ -322,220 +219,36 @@ async function runFit(rest: string[], usageError: UsageErrorFactory) {
     values['predicted-cells'] === undefined
       ? undefined
       : integer('predicted-cells', values['predicted-cells'], 0, 2, usageError);
-  const progress = (message: string) => console.error(`[perturb fit] ${message}`);
 
-  const started = performance.now();
   const screen = await readScreenFile(values.data, key, usageError);
-  const prepared = preprocessScreen(screen, {
-    labels: { column: key, control: controlLabel },
+  const { model, summary } = await fitPerturbationModel(screen, {
+    perturbationKey: key,
+    control: controlLabel,
     input: values.counts ? 'counts' : values.lognorm ? 'lognorm' : 'auto',
-    genes: maxGenes === undefined ? undefined : { maxGenes },
+    steps,
+    seed,
+    maxGenes,
+    predictedCells: predictedCellsFlag,
+    holdOutCombinations:
+      values['holdout-combinations'] === undefined
+        ? undefined
+        : integer('holdout-combinations', values['holdout-combinations'], 0, 0, usageError),
+    onProgress: (message: string) => console.error(`[perturb fit] ${message}`),
   });
-  const inputKind: InputKind = prepared.targetLibrarySize === null ? 'lognorm' : 'counts';
-  const d = prepared.genes.length;
-  const environments = prepared.environments;
-  if (environments.length === 0 || environments[0].kind !== 'control')
-    throw new Error(`no control cells labelled "${controlLabel}" survived preprocessing`);
-  if (!environments.some((e) => e.kind !== 'control'))
-    throw new Error('the screen has no perturbed cells: nothing to learn');
-  if (d < 2) throw new Error(`${d} gene left after preprocessing; LCD needs at least 2`);
-  progress(
-    `read ${screen.cells.length} cells × ${screen.genes.length} genes (${inputKind}); kept ` +
-      `${prepared.cells.length} cells × ${d} genes in ${environments.length} conditions`,
-  );
-
-  const combinationCount = environments.filter((e) => e.kind === 'combination').length;
-  const holdOutCount = integer(
-    'holdout-combinations',
-    values['holdout-combinations'],
-    combinationCount === 0 ? 0 : Math.max(1, Math.round(combinationCount / 5)),
-    0,
-    usageError,
-  );
-  const heldOut = chooseHeldOutCombinations(environments, holdOutCount, seed);
-  const heldSet = new Set(heldOut);
-  const training = environments.flatMap((_, i) => (heldSet.has(i) ? [] : [i]));
-  const trainingIndex = new Map(training.map((e, position) => [e, position]));
-  const cellsOf = (environment: number) =>
-    Array.from(prepared.environmentOfCell).flatMap((e, cell) => (e === environment ? [cell] : []));
-  const trainingCells: number[] = [];
-  prepared.environmentOfCell.forEach((e, cell) => {
-    if (trainingIndex.has(e)) trainingCells.push(cell);
-  });
-  const data = {
-    dimension: d,
-    cells: rowsOf(prepared.X.values, d, trainingCells),
-    conditions: training.map((e) => environments[e].genes),
-    conditionOfCell: Int32Array.from(trainingCells, (cell) =>
-      trainingIndex.get(prepared.environmentOfCell[cell])!,
-    ),
-  };
-  progress(
-    `training on ${trainingCells.length} cells in ${training.length} conditions; held out ` +
-      `${heldOut.length} of ${combinationCount} combinations` +
-      (heldOut.length ? `: ${heldOut.map((e) => environments[e].key).join(', ')}` : ''),
-  );
-
-  const backend = await initTensorBackend();
   await fs.mkdir(values.out, { recursive: true });
-  const trainOne = async (parametrisation: 'plain' | 'gaussian', role: string) => {
-    const model = createLcdModel(data, { hidden: 128, parametrisation }, seed);
-    const curve: { step: number; loss: number }[] = [];
-    const training = trainLcd({
-      model,
-      data,
-      steps,
-      batchSize: 256,
-      seed,
-      reportEvery: Math.max(1, Math.floor(steps / 20)),
-      onStep: ({ step, totalSteps, loss, etaSeconds }) => {
-        curve.push({ step, loss: round6(loss) ?? Number.NaN });
-        progress(
-          `${role} model: step ${step}/${totalSteps} loss ${loss.toFixed(4)} ETA ${etaSeconds.toFixed(1)} s`,
-        );
-      },
-    });
-    try {
-      return { model, result: await training, curve };
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
+  const modelPath = path.join(values.out, MODEL_FILE);
+  const summaryPath = path.join(values.out, SUMMARY_FILE);
+  await fs.writeFile(modelPath, JSON.stringify(model));
+  const result = {
+    command: 'perturb fit',
+    data: values.data,
+    out: values.out,
+    model: modelPath,
+    summary: summaryPath,
+    ...summary,
   };
-  const prediction = await trainOne('plain', 'prediction');
-  let cliprTrained: Awaited<ReturnType<typeof trainOne>> | undefined;
-  try {
-    cliprTrained = await trainOne('gaussian', 'CLIPR');
-    const trainSeconds = prediction.result.seconds + cliprTrained.result.seconds;
-
-    // Held-out combinations: LCD against the control and additive baselines (DESIGN.md §5 metrics).
-    const controlCells = rowsOf(prepared.X.values, d, cellsOf(0));
-    const singleOf = new Map(
-      environments.flatMap((e, i) => (e.kind === 'single' ? [[e.genes[0], i] as const] : [])),
-    );
-    const perCombination: ({
-      perturbation: string;
-      cells_observed: number;
-      cells_predicted: number;
-      additive_missing_singles: string[];
-      top_de_genes: string[];
-    } & ComboMetrics)[] = [];
-    const evaluationStarted = performance.now();
-    for (const e of heldOut) {
-      const environment = environments[e];
-      const observedRows = cellsOf(e);
-      const observed = rowsOf(prepared.X.values, d, observedRows);
-      const cellCount = predictedCellsFlag ?? Math.min(1000, Math.max(50, observedRows.length));
-      const [predicted] = sampleLcd(prediction.model, [environment.genes], cellCount, {
-        seed: seed + 1000 + e,
-      });
-      const missing = environment.genes.filter((gene) => !singleOf.has(gene));
-      const singleMeans = environment.genes.flatMap((gene) => {
-        const single = singleOf.get(gene);
-        return single === undefined ? [] : [meanOf(rowsOf(prepared.X.values, d, cellsOf(single)), d)];
-      });
-      const scores = compareWithBaselines(predicted, observed, controlCells, singleMeans, d);
-      const pair = (all: DistributionScores, topDe: DistributionScores) => ({
-        all: metricRow(all),
-        top_de: metricRow(topDe),
-      });
-      perCombination.push({
-        perturbation: environment.key,
-        cells_observed: observedRows.length,
-        cells_predicted: cellCount,
-        additive_missing_singles: missing,
-        top_de_genes: scores.model.topDeGenes.map((j) => prepared.genes[j]),
-        lcd: pair(scores.model.all, scores.model.topDe),
-        control: pair(scores.control.all, scores.control.topDe),
-        additive: pair(scores.additive.all, scores.additive.topDe),
-        relative_to_control: pair(scores.relativeToControl.all, scores.relativeToControl.topDe),
-        relative_to_additive: pair(scores.relativeToAdditive.all, scores.relativeToAdditive.topDe),
-      });
-    }
-    const mean =
-      perCombination.length === 0
-        ? null
-        : (Object.fromEntries(
-            PREDICTORS.map((predictor) => [
-              predictor,
-              {
-                all: averageRows(perCombination.map((row) => row[predictor].all)),
-                top_de: averageRows(perCombination.map((row) => row[predictor].top_de)),
-              },
-            ]),
-          ) as ComboMetrics);
-
-    const modelFile: PerturbModelFile = {
-      format: 'tributary.perturb-model/v1',
-      genes: prepared.genes,
-      perturbed_genes: prediction.model.config.perturbations,
-      control_label: environments[0].key,
-      perturbation_key: key,
-      input_kind: inputKind,
-      target_library_size: prepared.targetLibrarySize,
-      training_conditions: training.map((e) => environments[e].key),
-      held_out: heldOut.map((e) => environments[e].key),
-      prediction: prediction.model.getWeights(),
-      clipr: cliprTrained.model.getWeights(),
-    };
-    const modelPath = path.join(values.out, MODEL_FILE);
-    const summaryPath = path.join(values.out, SUMMARY_FILE);
-    await fs.writeFile(modelPath, JSON.stringify(modelFile));
-    const summary = {
-      command: 'perturb fit',
-      data: values.data,
-      out: values.out,
-      model: modelPath,
-      summary: summaryPath,
-      input_kind: inputKind,
-      cells: prepared.cells.length,
-      genes: d,
-      perturbed_genes: modelFile.perturbed_genes.length,
-      conditions: {
-        control: 1,
-        singles: environments.filter((e) => e.kind === 'single').length,
-        combinations: combinationCount,
-      },
-      preprocessing: prepared.summaries.map((step) => ({
-        step: step.step,
-        cells_in: step.cellsIn,
-        cells_kept: step.cellsKept,
-        genes_in: step.genesIn,
-        genes_kept: step.genesKept,
-      })),
-      held_out: modelFile.held_out,
-      training: {
-        backend: backend.name,
-        steps,
-        seed,
-        cells: trainingCells.length,
-        conditions: training.length,
-        prediction_model: {
-          parametrisation: 'plain',
-          seconds: round6(prediction.result.seconds),
-          steps_per_s: round6(prediction.result.stepsPerSecond),
-          final_loss: round6(prediction.result.finalLoss),
-          loss_curve: prediction.curve,
-        },
-        clipr_model: {
-          parametrisation: 'gaussian',
-          seconds: round6(cliprTrained.result.seconds),
-          steps_per_s: round6(cliprTrained.result.stepsPerSecond),
-          final_loss: round6(cliprTrained.result.finalLoss),
-          loss_curve: cliprTrained.curve,
-        },
-      },
-      metrics: { per_combination: perCombination, mean },
-      train_seconds: round6(trainSeconds),
-      evaluation_seconds: round6((performance.now() - evaluationStarted) / 1000),
-      seconds: round6((performance.now() - started) / 1000),
-    };
-    await fs.writeFile(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
-    return summary;
-  } finally {
-    prediction.model.dispose();
-    cliprTrained?.model.dispose();
-  }
+  await fs.writeFile(summaryPath, `${JSON.stringify(result, null, 2)}\n`);
+  return result;
 }
 
 async function loadModelFile(dir: string): Promise<PerturbModelFile> {
@@ -636,25 +349,19 @@ async function runClipr(rest: string[], usageError: UsageErrorFactory) {
   if (!values.out) throw usageError('perturb clipr needs --out FILE.csv');
   const file = await loadModelFile(values.model);
   await initTensorBackend();
-  const model = LcdModel.fromWeights(file.clipr);
-  try {
-    const started = performance.now();
-    const result = cliprFromLcd(model);
-    // result.effects = Aᵀ: [i][j] is the effect of gene i on gene j, the file's orientation.
-    await fs.writeFile(values.out, stringify([file.genes, ...result.effects]));
-    return {
-      command: 'perturb clipr',
-      model: values.model,
-      out: values.out,
-      genes: file.genes.length,
-      conditions: result.conditions.length,
-      max_fixed_point_residual: round6(Math.max(...result.residuals)),
-      iterations: result.iterations,
-      seconds: (performance.now() - started) / 1000,
-    };
-  } finally {
-    model.dispose();
-  }
+  const started = performance.now();
+  const { effects, result } = cliprMatrix(file);
+  await fs.writeFile(values.out, stringify([file.genes, ...effects]));
+  return {
+    command: 'perturb clipr',
+    model: values.model,
+    out: values.out,
+    genes: file.genes.length,
+    conditions: result.conditions.length,
+    max_fixed_point_residual: round6(Math.max(...result.residuals)),
+    iterations: result.iterations,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /** `tributary bench perturbation`: the issue's JSON keys, then details. */

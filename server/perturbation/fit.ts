@@ -1,0 +1,358 @@
+/**
+ * Fitting LCD to a perturbation screen (DESIGN.md §5), shared by `tributary perturb fit` and the
+ * perturbation job: preprocess, hold out combinations (a combination only when every gene of it stays
+ * perturbed in training), train LCD twice — the `plain` parametrisation for predictions and the
+ * `gaussian` one for CLIPR (see server/engines/lcd/model.ts) — and score the held-out combinations
+ * against the control and additive baselines.
+ */
+import { cliprFromLcd } from '../engines/clipr';
+import {
+  compareWithBaselines,
+  createLcdModel,
+  LcdModel,
+  meanOf,
+  sampleLcd,
+  trainLcd,
+  type DistributionScores,
+  type LcdWeights,
+} from '../engines/lcd';
+import { createRng } from '../engines/random';
+import { initTensorBackend } from '../engines/tensor';
+import { preprocessScreen, type InputKind } from './preprocess';
+import type { Environment, ScreenData } from './types';
+
+/** What `perturb fit` writes to DIR/model.json: everything `predict` and `clipr` need. */
+export interface PerturbModelFile {
+  format: 'tributary.perturb-model/v1';
+  /** The model's genes (columns of predictions and of the CLIPR matrix), in order. */
+  genes: string[];
+  /** Genes with a trained embedding (perturbed in some training condition): what `predict` accepts. */
+  perturbed_genes: string[];
+  control_label: string;
+  perturbation_key: string;
+  /** What X held; predictions are in the preprocessed units (log1p of normalised counts for counts). */
+  input_kind: InputKind;
+  /** The library size cells were normalised to (counts), else null. */
+  target_library_size: number | null;
+  /** Training conditions (canonical keys) and the held-out combinations. */
+  training_conditions: string[];
+  held_out: string[];
+  /**
+   * LCD weights (each with its config and the per-gene standardisation `center` / `scale`): `prediction`
+   * has the `plain` parametrisation (sampling), `clipr` the `gaussian` one (CLIPR's fixed points).
+   */
+  prediction: LcdWeights;
+  clipr: LcdWeights;
+}
+
+const round6 = (value: number) => (Number.isFinite(value) ? Math.round(value * 1e6) / 1e6 : null);
+
+/** Rows of a row-major [n, d] matrix, concatenated. */
+function rowsOf(values: Float32Array, d: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((row, i) => out.set(values.subarray(row * d, (row + 1) * d), i * d));
+  return out;
+}
+
+/**
+ * Combinations to hold out (DESIGN.md §5 "Split"): shuffled with the seed, taken in turn while every
+ * gene of every held-out combination stays perturbed in some training environment (control, all singles
+ * and the combinations not held out). Returns environment indices.
+ */
+export function chooseHeldOutCombinations(
+  environments: Environment[],
+  count: number,
+  seed: number,
+): number[] {
+  const combinations = environments.flatMap((e, i) => (e.kind === 'combination' ? [i] : []));
+  const rng = createRng(seed);
+  for (let i = combinations.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [combinations[i], combinations[j]] = [combinations[j], combinations[i]];
+  }
+  const held: number[] = [];
+  for (const candidate of combinations) {
+    if (held.length >= count) break;
+    const trial = new Set([...held, candidate]);
+    const trained = new Set(environments.flatMap((e, i) => (trial.has(i) ? [] : e.genes)));
+    if ([...trial].every((e) => environments[e].genes.every((gene) => trained.has(gene))))
+      held.push(candidate);
+  }
+  return held.sort((a, b) => a - b);
+}
+
+type MetricRow = {
+  rmse_mean: number | null;
+  pearson_shift: number | null;
+  energy_distance: number | null;
+  mmd: number | null;
+};
+
+function metricRow(scores: DistributionScores): MetricRow {
+  return {
+    rmse_mean: round6(scores.rmseMean),
+    pearson_shift: round6(scores.pearsonShift),
+    energy_distance: round6(scores.energyDistance),
+    mmd: round6(scores.mmd),
+  };
+}
+
+/** The mean of each metric over rows (entries that are null, i.e. undefined, are skipped). */
+function averageRows(rows: MetricRow[]): MetricRow {
+  const mean = (key: keyof MetricRow) => {
+    const values = rows.map((row) => row[key]).filter((v): v is number => v !== null);
+    return values.length === 0 ? null : round6(values.reduce((a, b) => a + b, 0) / values.length);
+  };
+  return {
+    rmse_mean: mean('rmse_mean'),
+    pearson_shift: mean('pearson_shift'),
+    energy_distance: mean('energy_distance'),
+    mmd: mean('mmd'),
+  };
+}
+
+const PREDICTORS = ['lcd', 'control', 'additive', 'relative_to_control', 'relative_to_additive'] as const;
+type Predictor = (typeof PREDICTORS)[number];
+type ComboMetrics = Record<Predictor, { all: MetricRow; top_de: MetricRow }>;
+
+export interface FitOptions {
+  perturbationKey: string;
+  control: string;
+  /** counts: QC, normalisation and log1p; lognorm: X as it is; auto: counts when X holds integers. */
+  input?: 'auto' | 'counts' | 'lognorm';
+  steps: number;
+  seed: number;
+  holdOutCombinations?: number;
+  maxGenes?: number;
+  predictedCells?: number;
+  onProgress?: (
+    message: string,
+    detail?: { fraction: number; loss: number; etaSeconds: number; step: number },
+  ) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+/** Fits a screen; returns what `predict` and `clipr` need, and the summary with held-out metrics. */
+export async function fitPerturbationModel(screen: ScreenData, options: FitOptions) {
+  const progress = async (
+    message: string,
+    detail?: { fraction: number; loss: number; etaSeconds: number; step: number },
+  ) => {
+    await options.onProgress?.(message, detail);
+  };
+  const started = performance.now();
+  const prepared = preprocessScreen(screen, {
+    labels: { column: options.perturbationKey, control: options.control },
+    input: options.input ?? 'auto',
+    genes: options.maxGenes === undefined ? undefined : { maxGenes: options.maxGenes },
+  });
+  const inputKind: InputKind = prepared.targetLibrarySize === null ? 'lognorm' : 'counts';
+  const d = prepared.genes.length;
+  const environments = prepared.environments;
+  if (environments.length === 0 || environments[0].kind !== 'control')
+    throw new Error(`no control cells labelled "${options.control}" survived preprocessing`);
+  if (!environments.some((e) => e.kind !== 'control'))
+    throw new Error('the screen has no perturbed cells: nothing to learn');
+  if (d < 2) throw new Error(`${d} gene left after preprocessing; LCD needs at least 2`);
+  await progress(
+    `read ${screen.cells.length} cells × ${screen.genes.length} genes (${inputKind}); kept ` +
+      `${prepared.cells.length} cells × ${d} genes in ${environments.length} conditions`,
+  );
+
+  const combinationCount = environments.filter((e) => e.kind === 'combination').length;
+  const holdOutCount =
+    options.holdOutCombinations ??
+    (combinationCount === 0 ? 0 : Math.max(1, Math.round(combinationCount / 5)));
+  const heldOut = chooseHeldOutCombinations(environments, holdOutCount, options.seed);
+  const heldSet = new Set(heldOut);
+  const training = environments.flatMap((_, i) => (heldSet.has(i) ? [] : [i]));
+  const trainingIndex = new Map(training.map((e, position) => [e, position]));
+  const cellsOf = (environment: number) =>
+    Array.from(prepared.environmentOfCell).flatMap((e, cell) => (e === environment ? [cell] : []));
+  const trainingCells: number[] = [];
+  prepared.environmentOfCell.forEach((e, cell) => {
+    if (trainingIndex.has(e)) trainingCells.push(cell);
+  });
+  const data = {
+    dimension: d,
+    cells: rowsOf(prepared.X.values, d, trainingCells),
+    conditions: training.map((e) => environments[e].genes),
+    conditionOfCell: Int32Array.from(trainingCells, (cell) =>
+      trainingIndex.get(prepared.environmentOfCell[cell])!,
+    ),
+  };
+  await progress(
+    `training on ${trainingCells.length} cells in ${training.length} conditions; held out ` +
+      `${heldOut.length} of ${combinationCount} combinations` +
+      (heldOut.length ? `: ${heldOut.map((e) => environments[e].key).join(', ')}` : ''),
+  );
+
+  const backend = await initTensorBackend();
+  const trainOne = async (parametrisation: 'plain' | 'gaussian', role: string) => {
+    const model = createLcdModel(data, { hidden: 128, parametrisation }, options.seed);
+    const curve: { step: number; loss: number }[] = [];
+    const training = trainLcd({
+      model,
+      data,
+      steps: options.steps,
+      batchSize: 256,
+      seed: options.seed,
+      reportEvery: Math.max(1, Math.floor(options.steps / 20)),
+      signal: options.signal,
+      onStep: async ({ step, totalSteps, loss, etaSeconds }) => {
+        curve.push({ step, loss: round6(loss) ?? Number.NaN });
+        await progress(
+          `${role} model: step ${step}/${totalSteps} loss ${loss.toFixed(4)} ETA ${etaSeconds.toFixed(1)} s`,
+          {
+            fraction: (parametrisation === 'plain' ? 0 : 0.45) + 0.45 * (step / totalSteps),
+            loss,
+            etaSeconds,
+            step,
+          },
+        );
+      },
+    });
+    try {
+      return { model, result: await training, curve };
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  };
+  const prediction = await trainOne('plain', 'prediction');
+  let cliprTrained: Awaited<ReturnType<typeof trainOne>> | undefined;
+  try {
+    cliprTrained = await trainOne('gaussian', 'CLIPR');
+    const trainSeconds = prediction.result.seconds + cliprTrained.result.seconds;
+
+    // Held-out combinations: LCD against the control and additive baselines (DESIGN.md §5 metrics).
+    const controlCells = rowsOf(prepared.X.values, d, cellsOf(0));
+    const singleOf = new Map(
+      environments.flatMap((e, i) => (e.kind === 'single' ? [[e.genes[0], i] as const] : [])),
+    );
+    const perCombination: ({
+      perturbation: string;
+      cells_observed: number;
+      cells_predicted: number;
+      additive_missing_singles: string[];
+      top_de_genes: string[];
+    } & ComboMetrics)[] = [];
+    const evaluationStarted = performance.now();
+    for (const e of heldOut) {
+      const environment = environments[e];
+      const observedRows = cellsOf(e);
+      const observed = rowsOf(prepared.X.values, d, observedRows);
+      const cellCount = options.predictedCells ?? Math.min(1000, Math.max(50, observedRows.length));
+      const [predicted] = sampleLcd(prediction.model, [environment.genes], cellCount, {
+        seed: options.seed + 1000 + e,
+      });
+      const missing = environment.genes.filter((gene) => !singleOf.has(gene));
+      const singleMeans = environment.genes.flatMap((gene) => {
+        const single = singleOf.get(gene);
+        return single === undefined ? [] : [meanOf(rowsOf(prepared.X.values, d, cellsOf(single)), d)];
+      });
+      const scores = compareWithBaselines(predicted, observed, controlCells, singleMeans, d);
+      const pair = (all: DistributionScores, topDe: DistributionScores) => ({
+        all: metricRow(all),
+        top_de: metricRow(topDe),
+      });
+      perCombination.push({
+        perturbation: environment.key,
+        cells_observed: observedRows.length,
+        cells_predicted: cellCount,
+        additive_missing_singles: missing,
+        top_de_genes: scores.model.topDeGenes.map((j) => prepared.genes[j]),
+        lcd: pair(scores.model.all, scores.model.topDe),
+        control: pair(scores.control.all, scores.control.topDe),
+        additive: pair(scores.additive.all, scores.additive.topDe),
+        relative_to_control: pair(scores.relativeToControl.all, scores.relativeToControl.topDe),
+        relative_to_additive: pair(scores.relativeToAdditive.all, scores.relativeToAdditive.topDe),
+      });
+    }
+    const mean =
+      perCombination.length === 0
+        ? null
+        : (Object.fromEntries(
+            PREDICTORS.map((predictor) => [
+              predictor,
+              {
+                all: averageRows(perCombination.map((row) => row[predictor].all)),
+                top_de: averageRows(perCombination.map((row) => row[predictor].top_de)),
+              },
+            ]),
+          ) as ComboMetrics);
+
+    const modelFile: PerturbModelFile = {
+      format: 'tributary.perturb-model/v1',
+      genes: prepared.genes,
+      perturbed_genes: prediction.model.config.perturbations,
+      control_label: environments[0].key,
+      perturbation_key: options.perturbationKey,
+      input_kind: inputKind,
+      target_library_size: prepared.targetLibrarySize,
+      training_conditions: training.map((e) => environments[e].key),
+      held_out: heldOut.map((e) => environments[e].key),
+      prediction: prediction.model.getWeights(),
+      clipr: cliprTrained.model.getWeights(),
+    };
+    const summary = {
+      input_kind: inputKind,
+      cells: prepared.cells.length,
+      genes: d,
+      perturbed_genes: modelFile.perturbed_genes.length,
+      conditions: {
+        control: 1,
+        singles: environments.filter((e) => e.kind === 'single').length,
+        combinations: combinationCount,
+      },
+      preprocessing: prepared.summaries.map((step) => ({
+        step: step.step,
+        cells_in: step.cellsIn,
+        cells_kept: step.cellsKept,
+        genes_in: step.genesIn,
+        genes_kept: step.genesKept,
+      })),
+      held_out: modelFile.held_out,
+      training: {
+        backend: backend.name,
+        steps: options.steps,
+        seed: options.seed,
+        cells: trainingCells.length,
+        conditions: training.length,
+        prediction_model: {
+          parametrisation: 'plain',
+          seconds: round6(prediction.result.seconds),
+          steps_per_s: round6(prediction.result.stepsPerSecond),
+          final_loss: round6(prediction.result.finalLoss),
+          loss_curve: prediction.curve,
+        },
+        clipr_model: {
+          parametrisation: 'gaussian',
+          seconds: round6(cliprTrained.result.seconds),
+          steps_per_s: round6(cliprTrained.result.stepsPerSecond),
+          final_loss: round6(cliprTrained.result.finalLoss),
+          loss_curve: cliprTrained.curve,
+        },
+      },
+      metrics: { per_combination: perCombination, mean },
+      train_seconds: round6(trainSeconds),
+      evaluation_seconds: round6((performance.now() - evaluationStarted) / 1000),
+      seconds: round6((performance.now() - started) / 1000),
+    };
+    return { model: modelFile, summary };
+  } finally {
+    prediction.model.dispose();
+    cliprTrained?.model.dispose();
+  }
+}
+
+/** CLIPR's causal matrix of a fitted model: [i][j] is the effect of gene i on gene j (Aᵀ). */
+export function cliprMatrix(file: PerturbModelFile) {
+  const model = LcdModel.fromWeights(file.clipr);
+  try {
+    const result = cliprFromLcd(model);
+    return { genes: file.genes, effects: result.effects, result };
+  } finally {
+    model.dispose();
+  }
+}
