@@ -5,6 +5,7 @@ import type { RouterOutputs } from './types';
 import type { RfmNodeView } from '~/server/jobs/rfm';
 import { Plot } from './Plot';
 import { MoleculeGrid, type MoleculeRow } from './molecules/MoleculeGrid';
+import { PerturbationPlots, type PerturbationArtifact } from './perturbation/PerturbationPlots';
 import { RfmPlots } from './RfmPlots';
 import { Card, formatDuration, ProgressBar, StatusBadge } from './ui';
 
@@ -82,6 +83,9 @@ export function RunDashboard({ dashboard, actions }: { dashboard: Dashboard; act
 
       {Array.isArray(artifacts.molecules) && (
         <MoleculeGrid molecules={artifacts.molecules as MoleculeRow[]} />
+      )}
+      {artifacts.perturbation !== undefined && artifacts.perturbation !== null && (
+        <PerturbationPlots artifact={artifacts.perturbation as PerturbationArtifact} />
       )}
 
       <Card title="Log">

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { flow2dConfigSchema } from './flow2dConfig';
 import { moleculeDesignConfigSchema, moleculePriorConfigSchema } from './moleculeConfig';
 import { noopConfigSchema } from './noopConfig';
+import { perturbationFitConfigSchema } from './perturbationConfig';
 import { rfmConfigSchema } from './rfmConfig';
 
 export const runRequestSchema = z.discriminatedUnion('kind', [
@@ -16,6 +17,7 @@ export const runRequestSchema = z.discriminatedUnion('kind', [
     config: moleculePriorConfigSchema.default(moleculePriorConfigSchema.parse({})),
   }),
   z.object({ kind: z.literal('molecule-design'), config: moleculeDesignConfigSchema }),
+  z.object({ kind: z.literal('perturbation-fit'), config: perturbationFitConfigSchema }),
   z.object({ kind: z.literal('noop'), config: noopConfigSchema.default(noopConfigSchema.parse({})) }),
 ]);
 

@@ -1,6 +1,7 @@
 import { flow2dHandler } from './flow2d';
 import { moleculeDesignHandler, moleculePriorHandler } from './molecules';
 import { noopHandler } from './noop';
+import { perturbationFitHandler } from './perturbation';
 import { rfmHandler } from './rfm';
 import type { RunHandler } from './types';
 
@@ -10,5 +11,6 @@ export const runHandlers: Record<string, RunHandler> = {
   'molecule-prior': moleculePriorHandler,
   'molecule-design': moleculeDesignHandler,
   noop: noopHandler,
+  'perturbation-fit': perturbationFitHandler,
   rfm: rfmHandler,
 };

@@ -4,6 +4,7 @@ import { use, useState } from 'react';
 import { FilesSection } from '~/components/FilesSection';
 import { FlowStudio } from '~/components/studio/FlowStudio';
 import { MoleculesSection } from '~/components/molecules/MoleculesSection';
+import { PerturbationSection } from '~/components/perturbation/PerturbationSection';
 import { Flow2dForm } from '~/components/Flow2dForm';
 import { CampaignsSection } from '~/components/preferences/CampaignsSection';
 import { RunsTable } from '~/components/RunsTable';
@@ -25,8 +26,6 @@ type Section = (typeof sections)[number];
 
 const plannedSections: Partial<Record<Section, string>> = {
   Conformers: 'Generate low-energy 3-D conformers with flows steered by an energy reward.',
-  Perturbation:
-    'Upload a Perturb-seq screen, predict unseen perturbation combinations, map causal gene effects.',
 };
 
 export default function ProjectPage({ params }: { params: Promise<{ projectId: string }> }) {
@@ -94,6 +93,7 @@ export default function ProjectPage({ params }: { params: Promise<{ projectId: s
         </Card>
       )}
       {section === 'Molecules' && <MoleculesSection projectId={projectId} canEdit={canEdit} />}
+      {section === 'Perturbation' && <PerturbationSection projectId={projectId} canEdit={canEdit} />}
       {section === 'Preferences' && (
         <CampaignsSection projectId={projectId} canEdit={canEdit} members={project.data.members} />
       )}

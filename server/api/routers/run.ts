@@ -81,6 +81,7 @@ function defaultRunName(kind: string, config: Record<string, unknown>): string {
   if (kind === 'flow2d') return `2-D flow on ${String(config.density)}`;
   if (kind === 'rfm') return 'RFM circuit';
   if (kind === 'molecule-prior') return 'Molecular prior';
+  if (kind === 'perturbation-fit') return 'LCD + CLIPR on a screen';
   if (kind === 'molecule-design') return `Molecule design (${String(config.operator)})`;
   return kind;
 }
