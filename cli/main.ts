@@ -13,6 +13,7 @@ import { stringify } from 'csv-stringify/sync';
 import { defaultTorchFlowPeer, runFlowTrainBench } from '../bench/flowTrain';
 import { runMatMulBench } from '../bench/matmul';
 import { pbrlBenchUsage, pbrlUsage, runPbrlBenchCommand, runPbrlCommand } from './pbrl';
+import { runConformersCommand } from './conformers';
 import { runDesignCommand, runPropsCommand, runTrainPriorCommand } from './molecules';
 import { perturbUsage, runPerturbationBench, runPerturbCommand } from './perturb';
 import { runMoleculeBench } from '../bench/molecules';
@@ -106,6 +107,16 @@ const commands: CliCommand[] = [
       '  Writes DIR/samples.csv (smiles, reward) and DIR/summary.json (reward mean/top-10, metrics).',
     ].join('\n'),
     run: (args) => runDesignCommand(args, (message) => new UsageError(message)),
+  },
+  {
+    name: 'conformers',
+    summary: 'Low-energy 3-D conformers of a molecule (MMFF94), written as SDF.',
+    usage: [
+      'tributary conformers --smiles SMILES --n N --out FILE.sdf [--energy mmff] [--seed S] [--rmsd 0.5]',
+      '  OpenChemLib conformers, random torsions and MMFF94 minimisation, deduplicated by heavy-atom RMSD;',
+      '  every record has explicit hydrogens, 3-D coordinates and an ENERGY property (kcal/mol).',
+    ].join('\n'),
+    run: (args) => runConformersCommand(args, (message) => new UsageError(message)),
   },
   {
     name: 'perturb',

@@ -1,0 +1,102 @@
+/**
+ * `tributary conformers --smiles SMILES --n N --out FILE.sdf [--energy mmff] [--seed S] [--rmsd Å]`
+ * (DESIGN.md §4, issue 7 "CLI"): the baseline ensemble (OpenChemLib embeddings + random torsions + MMFF94
+ * minimisation, deduplicated by heavy-atom RMSD), written as an SD file whose records carry all hydrogens,
+ * 3-D coordinates and the MMFF94 energy as `ENERGY` (kcal/mol), lowest energy first. Returns the JSON summary
+ * that cli/main.ts prints. GFN2-xTB energies (`--energy xtb`) and the torsional-flow methods are not built yet.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateEnsemble } from '../server/molecules/conformers/ensemble';
+import {
+  distinctConformerIndices,
+  energySummary,
+  meanPairwiseRmsd,
+} from '../server/molecules/conformers/metrics';
+import { heavyAtomGraph, SymmetricRmsd } from '../server/molecules/conformers/rmsd';
+import { writeSdf } from '../server/molecules/conformers/sdf';
+import { loadRDKit, parseSmiles } from '../server/molecules/rdkit';
+
+type UsageErrorFactory = (message: string) => Error;
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+export async function runConformersCommand(
+  args: string[],
+  usageError: UsageErrorFactory,
+): Promise<Record<string, unknown>> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      smiles: { type: 'string' },
+      n: { type: 'string' },
+      out: { type: 'string' },
+      energy: { type: 'string' },
+      seed: { type: 'string' },
+      rmsd: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.smiles) throw usageError('conformers needs --smiles SMILES');
+  if (!values.out) throw usageError('conformers needs --out FILE.sdf');
+  const n = values.n === undefined ? 30 : Number(values.n);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000)
+    throw usageError(`--n must be an integer from 1 to 10000, got "${values.n}"`);
+  const seed = values.seed === undefined ? 42 : Number(values.seed);
+  if (!Number.isInteger(seed)) throw usageError(`--seed must be an integer, got "${values.seed}"`);
+  const rmsdThreshold = values.rmsd === undefined ? 0.5 : Number(values.rmsd);
+  if (!(rmsdThreshold >= 0))
+    throw usageError(`--rmsd must be a non-negative number (Å), got "${values.rmsd}"`);
+  const energy = values.energy ?? 'mmff';
+  if (energy === 'xtb') throw usageError('--energy xtb is not available yet; use --energy mmff');
+  if (energy !== 'mmff') throw usageError(`--energy must be mmff, got "${energy}"`);
+
+  const parsed = parseSmiles(await loadRDKit(), values.smiles);
+  if (!parsed.valid) throw usageError(`--smiles "${values.smiles}" is not a molecule: ${parsed.error}`);
+  console.error(`[conformers] ${values.smiles}: ${n} conformers, MMFF94, seed ${seed}`);
+  const ensemble = await generateEnsemble(values.smiles, {
+    n,
+    seed,
+    rmsdThreshold,
+    onCandidate: (candidates, kept) => {
+      if (candidates % 10 === 0) console.error(`[conformers] ${candidates} candidates, ${kept} distinct`);
+    },
+  });
+  const energies = ensemble.conformers.map((conformer) => conformer.energy);
+  const summary = energySummary(energies);
+  const symmetric = new SymmetricRmsd(heavyAtomGraph(ensemble.topology));
+  const rmsd = symmetric.matrix(
+    ensemble.conformers.map((conformer) => conformer.coordinates),
+    ensemble.conformers.map((conformer) => conformer.coordinates),
+  );
+  const sdf = writeSdf(
+    ensemble.topology,
+    ensemble.conformers.map((conformer, index) => ({
+      name: `${values.smiles} conformer ${index + 1}`,
+      coordinates: conformer.coordinates,
+      properties: { ENERGY: conformer.energy.toFixed(4), ORIGIN: conformer.origin },
+    })),
+  );
+  await fs.mkdir(path.dirname(path.resolve(values.out)), { recursive: true });
+  await fs.writeFile(values.out, sdf);
+  return {
+    command: 'conformers',
+    smiles: values.smiles,
+    method: 'ocl-random-torsions-mmff',
+    energy: 'mmff94',
+    requested: n,
+    n: ensemble.conformers.length,
+    rotatable_bonds: ensemble.rotatableBonds.length,
+    candidates: ensemble.candidates,
+    failed_minimisations: ensemble.failedMinimisations,
+    stereo_changes: ensemble.stereoChanges,
+    energies: { min: round4(summary.min), mean: round4(summary.mean), boltzmann: round4(summary.boltzmann) },
+    distinct: distinctConformerIndices(rmsd, rmsdThreshold).length,
+    rmsd_threshold: rmsdThreshold,
+    mean_pairwise_rmsd: round4(meanPairwiseRmsd(rmsd)),
+    seconds: round4(ensemble.seconds),
+    out: values.out,
+  };
+}
