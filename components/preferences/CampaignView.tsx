@@ -11,6 +11,7 @@ import { useTRPC } from '../trpc';
 import type { RouterOutputs } from '../types';
 import { Button, Card, ErrorNote, ProgressBar } from '../ui';
 import { criterionLabels } from './CampaignsSection';
+import { RankMolecules } from './RankMolecules';
 
 type Dashboard = RouterOutputs['preference']['get'];
 type Query = NonNullable<RouterOutputs['preference']['next']['query']>;
@@ -57,6 +58,7 @@ export function CampaignView({ dashboard }: { dashboard: Dashboard }) {
           <p className="text-sm text-slate-500">Viewers see the estimate; editors answer the queries.</p>
         </Card>
       )}
+      {campaign.domain === 'molecules' && <RankMolecules campaignId={campaign.id} />}
       <EstimateCard dashboard={dashboard} />
       <ThetaHistory dashboard={dashboard} />
       <AnswerHistory dashboard={dashboard} />
