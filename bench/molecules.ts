@@ -38,6 +38,8 @@ export interface MoleculeBenchOptions {
   /** Molecules each method returns. */
   keep: number;
   seed: number;
+  /** β in the target p·exp(β·f/α) (the design form's default is 5). */
+  rewardWeight: number;
 }
 
 function readSmiles(file: string): string[] {
@@ -132,6 +134,7 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
 
     const common = {
       reward,
+      rewardWeight: options.rewardWeight,
       outerSteps: 1,
       sampleCount: options.sampleCount,
       steps: options.designSteps,

@@ -146,7 +146,7 @@ const commands: CliCommand[] = [
       '  RFM on random 2-D Gaussian-mixture priors: total variation to the exact target per operator.',
       '  Threads default to TRIBUTARY_BLAS_THREADS (the cores available); PyTorch gets the same number.',
       pbrlBenchUsage,
-      'tributary bench molecules [--quick] [--zinc-molecules N] [--prior-steps N] [--seed S]',
+      'tributary bench molecules [--quick] [--zinc-molecules N] [--prior-steps N] [--reward-weight 5] [--seed S]',
       '  ZINC and BBBP priors in one SELFIES space; RFM vs best-of-N vs one prior toward QED and easy',
       '  synthesis; props throughput next to RDKit (shared/peers/rdkit_oracle.py).',
       'tributary bench perturbation [--quick]',
@@ -398,6 +398,7 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
           quick: { type: 'boolean' },
           'zinc-molecules': { type: 'string' },
           'prior-steps': { type: 'string' },
+          'reward-weight': { type: 'string' },
           seed: { type: 'string' },
         },
         strict: true,
@@ -417,6 +418,7 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
         designSteps: quick ? 150 : 400,
         keep: quick ? 200 : 1000,
         seed: integerSeed(values.seed),
+        rewardWeight: positiveNumber('reward-weight', values['reward-weight'], 5),
       });
     }
     default:
