@@ -54,7 +54,7 @@ export async function runConformersCommand(
   if (energy !== 'mmff') throw usageError(`--energy must be mmff, got "${energy}"`);
 
   const parsed = parseSmiles(await loadRDKit(), values.smiles);
-  if (!parsed.valid) throw usageError(`--smiles "${values.smiles}" is not a molecule: ${parsed.error}`);
+  if (!parsed.valid) throw usageError(`--smiles "${values.smiles}" is not a valid SMILES: ${parsed.error}`);
   console.error(`[conformers] ${values.smiles}: ${n} conformers, MMFF94, seed ${seed}`);
   const ensemble = await generateEnsemble(values.smiles, {
     n,
