@@ -16,6 +16,8 @@ function watchConsole(page: Page): string[] {
 }
 
 test('answer 10 molecule queries with the keyboard; the dashboard updates', async ({ browser }) => {
+  // Ten answers, then a prior trained and a design run through the queue: minutes on a busy 2-core machine.
+  test.setTimeout(300_000);
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = watchConsole(page);
