@@ -2,7 +2,9 @@
  * Preference elicitation in a real browser (issue 6, "must show"): a person creates a molecules campaign
  * over the default drugs, answers 10 designed queries with the keyboard (always the molecule with the
  * highest QED, as a consistent chemist would), and the dashboard shows the 10 answers, the estimate moved
- * off zero with QED's weight positive, and how it changed. No page may log a browser console error.
+ * off zero with QED's weight positive, and how it changed; then the learned reward is picked in a molecule
+ * design run (a tiny prior trained from the Molecules tab), whose molecules appear. No page may log a
+ * browser console error.
  */
 import { expect, test, type Page } from '@playwright/test';
 
@@ -15,7 +17,9 @@ function watchConsole(page: Page): string[] {
   return errors;
 }
 
-test('answer 10 molecule queries with the keyboard; the dashboard updates', async ({ browser }) => {
+test('answer 10 molecule queries by keyboard, see the estimate, then design with the learned reward', async ({
+  browser,
+}) => {
   // Ten answers, then a prior trained and a design run through the queue: minutes on a busy 2-core machine.
   test.setTimeout(300_000);
   const context = await browser.newContext();
