@@ -11,6 +11,7 @@ import type { Rng } from '../random';
 import { createRng } from '../random';
 import { tf } from '../tensor';
 import { adam } from '../optimizers';
+import { runTrainingLoop, tailMeanLoss, WeightAverage, type TrainStepInfo } from '../trainingLoop';
 import { ConditionalFlowMatcher, flowMatchingLoss } from './conditionalFlowMatching';
 import type { VelocityField } from './velocityField';
 
@@ -20,14 +21,7 @@ export interface TrainableVelocityField extends VelocityField {
   assignVariables(values: tf.Tensor[]): void;
 }
 
-export interface TrainStepInfo {
-  step: number;
-  totalSteps: number;
-  /** Loss of this step's minibatch. */
-  loss: number;
-  /** Remaining time at the average speed so far. */
-  etaSeconds: number;
-}
+export type { TrainStepInfo };
 
 export interface TrainFlowMatchingOptions {
   field: TrainableVelocityField;
@@ -59,50 +53,7 @@ export interface TrainFlowMatchingResult {
   seconds: number;
 }
 
-/** Shadow copies θ_ema ← decay·θ_ema + (1 − decay)·θ, updated after every optimiser step. */
-class WeightAverage {
-  private readonly shadows: tf.Variable[];
-
-  constructor(
-    private readonly variables: tf.Variable[],
-    private readonly decay: number,
-  ) {
-    if (!(decay >= 0 && decay < 1)) throw new Error(`EMA decay must lie in [0, 1), got ${decay}`);
-    // A variable shares its initial value's data by reference count and assign() swaps in new data rather
-    // than writing in place, so the shadows start equal to θ and evolve independently of it.
-    this.shadows = variables.map((v) => tf.variable(v, false));
-  }
-
-  update(): void {
-    tf.tidy(() => {
-      this.shadows.forEach((shadow, i) => {
-        shadow.assign(tf.add(tf.mul(this.decay, shadow), tf.mul(1 - this.decay, this.variables[i])));
-      });
-    });
-  }
-
-  get values(): tf.Tensor[] {
-    return this.shadows;
-  }
-
-  dispose(): void {
-    tf.dispose(this.shadows);
-  }
-}
-
-/** Mean of the last 5 % of the losses (at least one). */
-export function tailMeanLoss(losses: readonly number[], fraction = 0.05): number {
-  if (losses.length === 0) return Number.NaN;
-  const count = Math.max(1, Math.ceil(losses.length * fraction));
-  const tail = losses.slice(losses.length - count);
-  return tail.reduce((a, b) => a + b, 0) / tail.length;
-}
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('training aborted', 'AbortError');
-}
+export { tailMeanLoss };
 
 export async function trainFlowMatching(options: TrainFlowMatchingOptions): Promise<TrainFlowMatchingResult> {
   const { field, sampleData, steps, batchSize, learningRate, seed, onStep, signal } = options;
@@ -110,8 +61,6 @@ export async function trainFlowMatching(options: TrainFlowMatchingOptions): Prom
     throw new Error(`steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer`);
   if (!(learningRate > 0)) throw new Error(`learningRate must be positive, got ${learningRate}`);
-  const reportEvery = options.reportEvery ?? Math.max(1, Math.floor(steps / 100));
-  const yieldEveryMs = options.yieldEveryMs ?? 50;
 
   const rng = createRng(seed);
   const matcher = new ConditionalFlowMatcher(options.sigma ?? 0);
@@ -119,38 +68,30 @@ export async function trainFlowMatching(options: TrainFlowMatchingOptions): Prom
   const optimizer = adam(learningRate);
   const average = options.ema ? new WeightAverage(variables, options.ema.decay) : undefined;
 
-  const losses: number[] = [];
-  const started = performance.now();
-  let lastYield = started;
+  let result;
   try {
-    for (let step = 1; step <= steps; step++) {
-      if (signal?.aborted) throw abortReason(signal);
-      const loss = trainStep();
-      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at step ${step}`);
-      losses.push(loss);
-      average?.update();
-
-      if (performance.now() - lastYield >= yieldEveryMs) {
-        await yieldToEventLoop();
-        lastYield = performance.now();
-      }
-      if (onStep && (step % reportEvery === 0 || step === steps)) {
-        const elapsed = (performance.now() - started) / 1000;
-        await onStep({ step, totalSteps: steps, loss, etaSeconds: (elapsed / step) * (steps - step) });
-      }
-    }
+    result = await runTrainingLoop({
+      steps,
+      step: () => {
+        const loss = trainStep();
+        average?.update();
+        return loss;
+      },
+      onStep,
+      reportEvery: options.reportEvery,
+      signal,
+      yieldEveryMs: options.yieldEveryMs,
+    });
     if (average) field.assignVariables(average.values);
   } finally {
     optimizer.dispose();
     average?.dispose();
   }
-
-  const seconds = (performance.now() - started) / 1000;
   return {
-    lossCurve: losses.map((loss, i) => ({ step: i + 1, loss })),
-    finalLoss: tailMeanLoss(losses),
-    stepsPerSecond: steps / seconds,
-    seconds,
+    lossCurve: result.losses.map((loss, i) => ({ step: i + 1, loss })),
+    finalLoss: tailMeanLoss(result.losses),
+    stepsPerSecond: steps / result.seconds,
+    seconds: result.seconds,
   };
 
   /** One Adam step on a fresh minibatch; returns its loss. */

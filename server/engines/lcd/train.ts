@@ -8,6 +8,7 @@
  */
 import { adam, type AdamOptimizer } from '../optimizers';
 import { createRng } from '../random';
+import { runTrainingLoop, tailMeanLoss, WeightAverage, type TrainStepInfo } from '../trainingLoop';
 import { tf } from '../tensor';
 import { denoisingScoreMatchingLoss } from './loss';
 import {
@@ -31,12 +32,8 @@ export interface LcdTrainingData {
   conditionOfCell: ArrayLike<number>;
 }
 
-export interface LcdTrainStepInfo {
-  step: number;
-  totalSteps: number;
-  loss: number;
-  etaSeconds: number;
-}
+/** Progress of LCD training: the shared loop's step report. */
+export type LcdTrainStepInfo = TrainStepInfo;
 
 export interface TrainLcdOptions {
   model: LcdModel;
@@ -128,41 +125,6 @@ export function createLcdModel(
   return LcdModel.create({ ...config, dimension: d, perturbations }, { center, scale }, seed, gaussian);
 }
 
-/** θ_ema ← decay·θ_ema + (1 − decay)·θ after every step. */
-class WeightAverage {
-  private readonly shadows: tf.Variable[];
-
-  constructor(
-    private readonly variables: tf.Variable[],
-    private readonly decay: number,
-  ) {
-    if (!(decay >= 0 && decay < 1)) throw new Error(`EMA decay must lie in [0, 1), got ${decay}`);
-    this.shadows = variables.map((v) => tf.variable(v, false));
-  }
-
-  update(): void {
-    tf.tidy(() => {
-      this.shadows.forEach((shadow, i) => {
-        shadow.assign(tf.add(tf.mul(this.decay, shadow), tf.mul(1 - this.decay, this.variables[i])));
-      });
-    });
-  }
-
-  get values(): tf.Tensor[] {
-    return this.shadows;
-  }
-
-  dispose(): void {
-    tf.dispose(this.shadows);
-  }
-}
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('training aborted', 'AbortError');
-}
-
 function validateData(data: LcdTrainingData, model: LcdModel): number {
   const d = data.dimension;
   if (d !== model.dimension) throw new Error(`data has ${d} genes, the model ${model.dimension}`);
@@ -189,8 +151,6 @@ export async function trainLcd(options: TrainLcdOptions): Promise<TrainLcdResult
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error('batchSize must be a positive integer');
   if (!(learningRate > 0)) throw new Error(`learningRate must be positive, got ${learningRate}`);
   const cellCount = validateData(data, model);
-  const reportEvery = options.reportEvery ?? Math.max(1, Math.floor(steps / 100));
-  const yieldEveryMs = options.yieldEveryMs ?? 50;
   const levelCount = model.levels.length;
   const antithetic = options.antithetic ?? true;
   const drops = decay.at.map((fraction) => Math.round(fraction * steps)).filter((s) => s > 0 && s < steps);
@@ -208,44 +168,37 @@ export async function trainLcd(options: TrainLcdOptions): Promise<TrainLcdResult
   let rate = learningRate;
   let optimizer: AdamOptimizer = adam(rate);
 
-  const losses: number[] = [];
-  const started = performance.now();
-  let lastYield = started;
+  let result;
   try {
-    for (let step = 1; step <= steps; step++) {
-      if (signal?.aborted) throw abortReason(signal);
-      if (drops.includes(step - 1)) {
-        optimizer.dispose();
-        rate *= decay.factor;
-        optimizer = adam(rate);
-      }
-      const loss = trainStep(optimizer);
-      if (!Number.isFinite(loss)) throw new Error(`LCD training diverged: loss is ${loss} at step ${step}`);
-      losses.push(loss);
-      average?.update();
-      if (performance.now() - lastYield >= yieldEveryMs) {
-        await yieldToEventLoop();
-        lastYield = performance.now();
-      }
-      if (onStep && (step % reportEvery === 0 || step === steps)) {
-        const elapsed = (performance.now() - started) / 1000;
-        await onStep({ step, totalSteps: steps, loss, etaSeconds: (elapsed / step) * (steps - step) });
-      }
-    }
+    result = await runTrainingLoop({
+      steps,
+      label: 'LCD training',
+      step: (step) => {
+        if (drops.includes(step - 1)) {
+          optimizer.dispose();
+          rate *= decay.factor;
+          optimizer = adam(rate);
+        }
+        const loss = trainStep(optimizer);
+        average?.update();
+        return loss;
+      },
+      onStep,
+      reportEvery: options.reportEvery,
+      signal,
+      yieldEveryMs: options.yieldEveryMs,
+    });
     if (average) model.assignVariables(average.values);
   } finally {
     optimizer.dispose();
     average?.dispose();
     tf.dispose([latents, conditionTable]);
   }
-
-  const seconds = (performance.now() - started) / 1000;
-  const tail = losses.slice(losses.length - Math.max(1, Math.ceil(losses.length * 0.05)));
   return {
-    lossCurve: losses.map((loss, i) => ({ step: i + 1, loss })),
-    finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
-    stepsPerSecond: steps / seconds,
-    seconds,
+    lossCurve: result.losses.map((loss, i) => ({ step: i + 1, loss })),
+    finalLoss: tailMeanLoss(result.losses),
+    stepsPerSecond: steps / result.seconds,
+    seconds: result.seconds,
   };
 
   function trainStep(current: AdamOptimizer): number {
