@@ -82,7 +82,10 @@ export function RunDashboard({ dashboard, actions }: { dashboard: Dashboard; act
       )}
 
       {Array.isArray(artifacts.molecules) && (
-        <MoleculeGrid molecules={artifacts.molecules as MoleculeRow[]} />
+        <MoleculeGrid
+          molecules={artifacts.molecules as MoleculeRow[]}
+          sdfHref={'role' in dashboard ? `/api/runs/${run.id}/molecules.sdf` : undefined}
+        />
       )}
       {artifacts.perturbation !== undefined && artifacts.perturbation !== null && (
         <PerturbationPlots artifact={artifacts.perturbation as PerturbationArtifact} />

@@ -24,7 +24,8 @@ function toCsv(rows: MoleculeRow[]): string {
   ].join('\n');
 }
 
-export function MoleculeGrid({ molecules }: { molecules: MoleculeRow[] }) {
+/** `sdfHref`: where the run's molecules download as SDF (signed-in views; absent on share links). */
+export function MoleculeGrid({ molecules, sdfHref }: { molecules: MoleculeRow[]; sdfHref?: string }) {
   const [sortBy, setSortBy] = useState<(typeof columns)[number]>('reward');
   const sorted = useMemo(
     () => [...molecules].sort((a, b) => Number(b[sortBy] ?? 0) - Number(a[sortBy] ?? 0)),
@@ -76,6 +77,11 @@ export function MoleculeGrid({ molecules }: { molecules: MoleculeRow[] }) {
             <a className="ml-auto text-brand-700 underline" href={csvHref} download="molecules.csv">
               Export CSV
             </a>
+            {sdfHref && (
+              <a className="text-brand-700 underline" href={sdfHref}>
+                Export SDF
+              </a>
+            )}
           </div>
           <div className="max-h-72 overflow-auto">
             <table className="w-full text-xs">

@@ -7,6 +7,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { models } from '../../db/schema';
 import type { Runtime } from '../../server/runtime';
+import { handleMoleculeSdf } from '../../server/moleculeExport';
 import { startWorker } from '../../workers/runner';
 import { callerFor, createTestRuntime, signUp, waitFor } from '../support/runtime';
 import { smallDrugLibrary } from '../support/molecules';
@@ -17,10 +18,12 @@ describe('molecule runs (PGlite)', () => {
   let runtime: Runtime;
   let worker: { stop(): Promise<void> };
   let alice: Awaited<ReturnType<typeof callerFor>>;
+  let aliceHeaders: Headers;
   beforeAll(async () => {
     runtime = await createTestRuntime('pglite');
     worker = await startWorker(runtime, { concurrency: 1 });
-    alice = await callerFor(runtime, await signUp(runtime, 'chemist@example.org'));
+    aliceHeaders = await signUp(runtime, 'chemist@example.org');
+    alice = await callerFor(runtime, aliceHeaders);
   });
   afterAll(async () => {
     await worker?.stop();
@@ -82,8 +85,27 @@ describe('molecule runs (PGlite)', () => {
     expect(molecules[0].reward).toBeCloseTo(molecules[0].qed, 12);
     expect(molecules[0].svg).toMatch(/<svg/);
 
+    // The molecules download as SDF for project members, one record each with its reward.
+    const sdfUrl = `http://localhost/api/runs/${design.run.id}/molecules.sdf`;
+    const download = await handleMoleculeSdf(
+      runtime,
+      new Request(sdfUrl, { headers: aliceHeaders }),
+      design.run.id,
+    );
+    expect(download.status).toBe(200);
+    const sdf = await download.text();
+    expect(sdf.split('$$$$').filter((record) => record.trim() !== '')).toHaveLength(molecules.length);
+    expect(sdf).toContain('> <reward>');
+
     // Another project cannot use Alice's prior; a model that is not a prior is refused by name.
-    const bob = await callerFor(runtime, await signUp(runtime, 'chemist-bob@example.org'));
+    const bobHeaders = await signUp(runtime, 'chemist-bob@example.org');
+    const bob = await callerFor(runtime, bobHeaders);
+    const refusedSdf = await handleMoleculeSdf(
+      runtime,
+      new Request(sdfUrl, { headers: bobHeaders }),
+      design.run.id,
+    );
+    expect(refusedSdf.status).toBe(404);
     const { id: bobProject } = await bob.project.create({ name: 'Bob' });
     const stolen = await finished(
       bob,
