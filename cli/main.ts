@@ -14,6 +14,7 @@ import { defaultTorchFlowPeer, runFlowTrainBench } from '../bench/flowTrain';
 import { runMatMulBench } from '../bench/matmul';
 import { pbrlBenchUsage, pbrlUsage, runPbrlBenchCommand, runPbrlCommand } from './pbrl';
 import { runConformersCommand } from './conformers';
+import { FlagReader } from './flags';
 import { runDesignCommand, runPropsCommand, runTrainPriorCommand } from './molecules';
 import { perturbUsage, runPerturbationBench, runPerturbCommand } from './perturb';
 import { runMoleculeBench } from '../bench/molecules';
@@ -313,20 +314,11 @@ async function runFlow2dCommand(args: string[]): Promise<Summary> {
 
 // --------------------------------------------------------------------------------------------- bench
 
-function positiveNumber(flag: string, value: string | undefined, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  const number = value.trim() === '' ? Number.NaN : Number(value);
-  if (!(number > 0) || (integer && !Number.isInteger(number))) {
-    throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
-  }
-  return number;
-}
+const flags = new FlagReader((message) => new UsageError(message));
 
-function integerSeed(value: string | undefined): number {
-  const seed = value === undefined ? 0 : Number(value);
-  if (!Number.isInteger(seed) || seed < 0)
-    throw new UsageError(`--seed must be an integer ≥ 0, got "${value}"`);
-  return seed;
+/** A positive number, or with `integer` a positive integer (cli/flags.ts). */
+function positiveNumber(flag: string, value: string | undefined, fallback: number, integer = false): number {
+  return integer ? flags.integer(flag, value, fallback, 1) : flags.positiveNumber(flag, value, fallback);
 }
 
 async function runBenchCommand(args: string[]): Promise<Summary> {
@@ -417,7 +409,7 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
         sampleCount: quick ? 500 : 2000,
         designSteps: quick ? 150 : 400,
         keep: quick ? 200 : 1000,
-        seed: integerSeed(values.seed),
+        seed: flags.integer('seed', values.seed, 0, 0),
         rewardWeight: positiveNumber('reward-weight', values['reward-weight'], 5),
       });
     }

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { readCircuitArgs } from './circuitArgs';
+import { FlagReader } from './flags';
 import { initTensorBackend } from '../server/engines/tensor';
 import { designMolecules } from '../server/molecules/design';
 import { generationMetrics } from '../server/molecules/metrics';
@@ -100,19 +101,6 @@ async function readSmilesFile(file: string, usageError: UsageErrorFactory): Prom
   return smiles;
 }
 
-function positiveInteger(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  usageError: UsageErrorFactory,
-) {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1)
-    throw usageError(`--${flag} must be a positive integer, got "${value}"`);
-  return number;
-}
-
 /** `tributary train-prior --smiles FILE --out DIR [--steps N] [--hidden H] [--max-length L] [--seed S]` */
 export async function runTrainPriorCommand(args: string[], usageError: UsageErrorFactory) {
   const { values } = parseArgs({
@@ -131,10 +119,11 @@ export async function runTrainPriorCommand(args: string[], usageError: UsageErro
   });
   if (!values.smiles) throw usageError('train-prior needs --smiles FILE (one SMILES per line)');
   if (!values.out) throw usageError('train-prior needs --out DIR');
-  const steps = positiveInteger('steps', values.steps, 2000, usageError);
-  const hidden = positiveInteger('hidden', values.hidden, 512, usageError);
-  const maxLength = positiveInteger('max-length', values['max-length'], 80, usageError);
-  const sampleCount = positiveInteger('samples', values.samples, 1000, usageError);
+  const flags = new FlagReader(usageError);
+  const steps = flags.integer('steps', values.steps, 2000, 1);
+  const hidden = flags.integer('hidden', values.hidden, 512, 1);
+  const maxLength = flags.integer('max-length', values['max-length'], 80, 1);
+  const sampleCount = flags.integer('samples', values.samples, 1000, 1);
   const seed = values.seed === undefined ? 0 : Number(values.seed);
   if (!Number.isInteger(seed)) throw usageError(`--seed must be an integer, got "${values.seed}"`);
   const smiles = await readSmilesFile(values.smiles, usageError);

@@ -29,6 +29,7 @@ import { cliprMatrix, fitPerturbationModel, type PerturbModelFile } from '../ser
 import { readH5ad, writeH5ad } from '../server/perturbation/h5ad';
 import { syntheticScreen, transposed } from '../server/perturbation/synthetic';
 import type { ScreenData } from '../server/perturbation/types';
+import { FlagReader } from './flags';
 
 type UsageErrorFactory = (message: string) => Error;
 
@@ -53,6 +54,7 @@ export const perturbUsage = [
   '  CLIPR causal matrix: a header of gene names, then row i, column j = the effect of gene i on gene j.',
 ].join('\n');
 
+/** The numeric-flag reader of cli/flags.ts, as this file's commands call it. */
 function integer(
   flag: string,
   value: string | undefined,
@@ -60,11 +62,7 @@ function integer(
   min: number,
   usageError: UsageErrorFactory,
 ) {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < min)
-    throw usageError(`--${flag} must be an integer ≥ ${min}, got "${value}"`);
-  return number;
+  return new FlagReader(usageError).integer(flag, value, fallback, min);
 }
 
 export async function runPerturbCommand(args: string[], usageError: UsageErrorFactory) {
