@@ -16,8 +16,7 @@ import {
   queryView,
 } from '../../preferences/campaigns';
 import { createCampaignSchema, PreferenceError } from '../../preferences/config';
-import { parseMoleculeText } from '../../preferences/molecules';
-import { compileMolecularReward } from '../../molecules/rewards';
+import { learnedRewardSpec, rankMolecules } from '../../preferences/learnedReward';
 import {
   authedProcedure,
   createTRPCRouter,
@@ -79,71 +78,18 @@ export const preferenceRouter = createTRPCRouter({
     return { ...(await mapped(() => campaignDashboard(ctx.db, input.campaignId))), role };
   }),
 
-  /**
-   * A molecules campaign's estimate as a named reward for molecule design and ranking (issue 6 item 5):
-   * θ̂ with the pool's feature means and deviations, the `learned` reward of server/molecules/rewards.ts.
-   */
+  /** A molecules campaign's estimate as a named reward for molecule design (issue 6 item 5). */
   learnedReward: authedProcedure.input(campaignIdInput).query(async ({ ctx, input }) => {
     await requireCampaignRole(ctx, input.campaignId, 'viewer');
-    const dashboard = await mapped(() => campaignDashboard(ctx.db, input.campaignId));
-    const space = dashboard.campaign.space;
-    if (space.kind !== 'molecules') {
-      throw new TRPCError({
-        code: 'BAD_REQUEST',
-        message: 'Only a molecules campaign gives a reward for molecules.',
-      });
-    }
-    return {
-      kind: 'learned' as const,
-      label: `Preferences: ${dashboard.campaign.name} (${dashboard.campaign.answered} answers)`,
-      theta: dashboard.campaign.theta,
-      mean: space.normalization.mean,
-      sd: space.normalization.sd,
-    };
+    return mapped(() => learnedRewardSpec(ctx.db, input.campaignId));
   }),
 
-  /**
-   * Ranks a pasted molecule list (a SMILES per line, optionally a name) by the campaign's learned reward,
-   * best first; lines that are not molecules come back with their reason.
-   */
+  /** Ranks a pasted molecule list by the campaign's learned reward, best first. */
   rank: authedProcedure
     .input(campaignIdInput.extend({ molecules: z.string().max(500_000) }))
     .mutation(async ({ ctx, input }) => {
       await requireCampaignRole(ctx, input.campaignId, 'viewer');
-      const dashboard = await mapped(() => campaignDashboard(ctx.db, input.campaignId));
-      const space = dashboard.campaign.space;
-      if (space.kind !== 'molecules') {
-        throw new TRPCError({
-          code: 'BAD_REQUEST',
-          message: 'Only a molecules campaign can rank molecules.',
-        });
-      }
-      const lines = parseMoleculeText(input.molecules);
-      if (lines.length === 0) throw new TRPCError({ code: 'BAD_REQUEST', message: 'No molecule given.' });
-      if (lines.length > 5000)
-        throw new TRPCError({ code: 'BAD_REQUEST', message: 'At most 5000 molecules.' });
-      const reward = await compileMolecularReward({
-        kind: 'learned',
-        theta: dashboard.campaign.theta,
-        mean: space.normalization.mean,
-        sd: space.normalization.sd,
-      });
-      try {
-        const evaluation = reward.evaluateDetailed(lines.map((line) => line.smiles));
-        const ranked = lines
-          .map((line, i) => ({
-            line: line.line,
-            smiles: line.smiles,
-            name: line.name ?? null,
-            valid: evaluation.valid[i] === 1,
-            error: evaluation.errors[i] ?? null,
-            reward: evaluation.valid[i] === 1 ? evaluation.values[i] : null,
-          }))
-          .sort((a, b) => (b.reward ?? Number.NEGATIVE_INFINITY) - (a.reward ?? Number.NEGATIVE_INFINITY));
-        return { ranked };
-      } finally {
-        reward.dispose();
-      }
+      return { ranked: await mapped(() => rankMolecules(ctx.db, input.campaignId, input.molecules)) };
     }),
 
   next: authedProcedure.input(campaignIdInput).query(async ({ ctx, input }) => {
