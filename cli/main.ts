@@ -14,6 +14,7 @@ import { defaultTorchFlowPeer, runFlowTrainBench } from '../bench/flowTrain';
 import { runMatMulBench } from '../bench/matmul';
 import { pbrlBenchUsage, pbrlUsage, runPbrlBenchCommand, runPbrlCommand } from './pbrl';
 import { runConformersCommand } from './conformers';
+import { runConformerBench } from '../bench/conformers';
 import { FlagReader } from './flags';
 import { runDesignCommand, runPropsCommand, runTrainPriorCommand } from './molecules';
 import { perturbUsage, runPerturbationBench, runPerturbCommand } from './perturb';
@@ -134,7 +135,8 @@ const commands: CliCommand[] = [
   },
   {
     name: 'bench',
-    summary: 'Benchmarks: matmul, flow-train (against PyTorch), rfm2d, pbrl, molecules, perturbation.',
+    summary:
+      'Benchmarks: matmul, flow-train (against PyTorch), rfm2d, pbrl, molecules, perturbation, conformers.',
     usage: [
       'tributary bench matmul [--seconds 1] [--threads N] [--quick] [--no-torch]',
       '  GFLOP/s of our matrix products (native path, portable SGEMM), the WASM kernel and PyTorch for',
@@ -153,6 +155,10 @@ const commands: CliCommand[] = [
       'tributary bench perturbation [--quick]',
       '  Reader throughput (h5ad, MTX), CLIPR AUROC on synthetic screens, LCD vs additive on held-out',
       '  doubles, LCD training steps/s at d = 50 and 300.',
+      'tributary bench conformers [--quick] [--molecules 50] [--drugs 20] [--conformers 30] [--seed 42]',
+      '  Our ensembles vs RDKit ETKDG + MMFF on GEOM-QM9 test and drug-like ZINC molecules: min / mean MMFF94',
+      "  energy (RDKit on both), distinct conformers, COV-R / MAT-R against RDKit's, seconds per molecule.",
+      '  --quick: 5 + 3 molecules, 10 conformers.',
     ].join('\n'),
     run: runBenchCommand,
   },
@@ -413,10 +419,31 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
         rewardWeight: positiveNumber('reward-weight', values['reward-weight'], 5),
       });
     }
+    case 'conformers': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          quick: { type: 'boolean' },
+          molecules: { type: 'string' },
+          drugs: { type: 'string' },
+          conformers: { type: 'string' },
+          seed: { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+      const quick = values.quick ?? false;
+      return runConformerBench({
+        qm9Molecules: flags.integer('molecules', values.molecules, quick ? 5 : 50, 0),
+        drugMolecules: flags.integer('drugs', values.drugs, quick ? 3 : 20, 0),
+        conformers: positiveNumber('conformers', values.conformers, quick ? 10 : 30, true),
+        seed: positiveNumber('seed', values.seed, 42, true),
+      });
+    }
     default:
       throw new UsageError(
         name === undefined
-          ? 'bench needs a name: matmul, flow-train, rfm2d, pbrl, molecules or perturbation'
+          ? 'bench needs a name: matmul, flow-train, rfm2d, pbrl, molecules, perturbation or conformers'
           : `unknown benchmark "${name}"`,
       );
   }

@@ -27,6 +27,7 @@ import { initTensorBackend } from '../server/engines/tensor';
 import { readCsvScreen } from '../server/perturbation/csv';
 import { cliprMatrix, fitPerturbationModel, type PerturbModelFile } from '../server/perturbation/fit';
 import { readH5ad, writeH5ad } from '../server/perturbation/h5ad';
+import { GUIDE_TARGET_COLUMN, readMtxScreen } from '../server/perturbation/mtx';
 import { syntheticScreen, transposed } from '../server/perturbation/synthetic';
 import type { ScreenData } from '../server/perturbation/types';
 import { FlagReader } from './flags';
@@ -40,18 +41,27 @@ export const perturbUsage = [
   '  scale-free graph (non-reversible by default), or the nonlinear family; every gene perturbed singly.',
   'tributary perturb fit --data FILE.h5ad|FILE.csv --perturbation-key KEY --control LABEL --out DIR',
   '                      [--counts|--lognorm] [--steps 2000] [--seed 0] [--holdout-combinations K]',
-  '                      [--max-genes N] [--predicted-cells N]',
+  '                      [--max-genes N] [--predicted-cells N] [--holdout-singles G1,G2]',
+  '                      [--holdout-single-steps N]',
   '  Preprocesses the screen (--counts: QC, normalise to the median control library, log1p; --lognorm: X',
   '  as it is; default: counts when X holds non-negative integers), holds out K combinations (default a',
   '  fifth; only those whose genes are all perturbed in training; none without combinations), trains LCD',
   '  (progress on stderr) and writes DIR/model.json and DIR/summary.json: held-out metrics (RMSE of the',
   '  mean, Pearson of the mean shift, energy distance, MMD; all genes and top-20 DE) next to the control',
-  '  and additive baselines, with the relative change, and the training time.',
+  '  and additive baselines, with the relative change, and the training time. --holdout-singles: also',
+  '  leave each listed single knockout out (one more model each, --holdout-single-steps steps) and score',
+  '  its prediction against the control and mean-single-shift baselines.',
   'tributary perturb predict --model DIR --perturbations "A+B,C+D" [--cells 100] [--seed 0] --out FILE.csv',
   '  Predicted cells: a header "perturbation" + gene names, one row per cell; genes must have been',
   '  perturbed in training (the control label predicts control cells).',
   'tributary perturb clipr --model DIR --out FILE.csv',
   '  CLIPR causal matrix: a header of gene names, then row i, column j = the effect of gene i on gene j.',
+  'tributary perturb assign-guides --matrix FILE.mtx[.gz] --genes FILE --guides FILE.mtx[.gz]',
+  '                      --guide-ids FILE --guide-targets FILE.csv [--obs FILE.csv]',
+  '                      [--strategy highest|threshold] [--min-umi 1] --out FILE.csv',
+  '  Assigns guides to the cells of a MatrixMarket screen and writes its cell table (one row per cell, in',
+  '  matrix order: the --obs columns, then guides, perturbation, n_guides, guide_umis) for',
+  '  shared/peers/write_h5ad.py --obs.',
 ].join('\n');
 
 /** The numeric-flag reader of cli/flags.ts, as this file's commands call it. */
@@ -76,11 +86,13 @@ export async function runPerturbCommand(args: string[], usageError: UsageErrorFa
       return runPredict(rest, usageError);
     case 'clipr':
       return runClipr(rest, usageError);
+    case 'assign-guides':
+      return runAssignGuides(rest, usageError);
     default:
       throw usageError(
         sub === undefined
-          ? 'perturb needs a subcommand: synth, fit, predict or clipr'
-          : `unknown perturb subcommand "${sub}" (synth, fit, predict, clipr)`,
+          ? 'perturb needs a subcommand: synth, fit, predict, clipr or assign-guides'
+          : `unknown perturb subcommand "${sub}" (synth, fit, predict, clipr, assign-guides)`,
       );
   }
 }
@@ -196,6 +208,8 @@ async function runFit(rest: string[], usageError: UsageErrorFactory) {
       'holdout-combinations': { type: 'string' },
       'max-genes': { type: 'string' },
       'predicted-cells': { type: 'string' },
+      'holdout-singles': { type: 'string' },
+      'holdout-single-steps': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -231,6 +245,14 @@ async function runFit(rest: string[], usageError: UsageErrorFactory) {
       values['holdout-combinations'] === undefined
         ? undefined
         : integer('holdout-combinations', values['holdout-combinations'], 0, 0, usageError),
+    holdOutSingles: values['holdout-singles']
+      ?.split(',')
+      .map((gene) => gene.trim())
+      .filter((gene) => gene !== ''),
+    holdOutSingleSteps:
+      values['holdout-single-steps'] === undefined
+        ? undefined
+        : integer('holdout-single-steps', values['holdout-single-steps'], 0, 1, usageError),
     onProgress: (message: string) => console.error(`[perturb fit] ${message}`),
   });
   await fs.mkdir(values.out, { recursive: true });
@@ -395,5 +417,55 @@ export async function runPerturbationBench(args: string[], usageError: UsageErro
     reader_cells_per_s: readers,
     lcd_steps_per_s: { '50': speed50.steps_per_s, '300': speed300.steps_per_s },
     lcd_speed: [speed50, speed300],
+  };
+}
+
+async function runAssignGuides(rest: string[], usageError: UsageErrorFactory) {
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      matrix: { type: 'string' },
+      genes: { type: 'string' },
+      guides: { type: 'string' },
+      'guide-ids': { type: 'string' },
+      'guide-targets': { type: 'string' },
+      obs: { type: 'string' },
+      strategy: { type: 'string' },
+      'min-umi': { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  for (const flag of ['matrix', 'genes', 'guides', 'guide-ids', 'guide-targets', 'out'] as const) {
+    if (!values[flag]) throw usageError(`perturb assign-guides needs --${flag}`);
+  }
+  const strategy = values.strategy ?? 'highest';
+  if (strategy !== 'highest' && strategy !== 'threshold')
+    throw usageError('--strategy must be highest or threshold');
+  const screen = await readMtxScreen({
+    matrix: values.matrix!,
+    genes: values.genes!,
+    obs: values.obs,
+    guides: {
+      counts: values.guides!,
+      ids: values['guide-ids']!,
+      targets: values['guide-targets']!,
+      assignment: { strategy, minUmi: integer('min-umi', values['min-umi'], 1, 0, usageError) },
+    },
+  });
+  const columns = Object.keys(screen.obs);
+  const rows = screen.cells.map((cell, i) => [cell, ...columns.map((c) => screen.obs[c][i])]);
+  await fs.writeFile(values.out!, stringify([['cell', ...columns], ...rows]));
+  const labels = Array.from(screen.obs[GUIDE_TARGET_COLUMN], String);
+  return {
+    command: 'perturb assign-guides',
+    out: values.out,
+    cells: screen.cells.length,
+    genes: screen.genes.length,
+    columns: ['cell', ...columns],
+    labels: new Set(labels).size,
+    unassigned: labels.filter((label) => label === '').length,
+    notes: screen.notes,
   };
 }

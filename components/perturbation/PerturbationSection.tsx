@@ -24,6 +24,10 @@ export function PerturbationSection({ projectId, canEdit }: { projectId: string;
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const holdOut = formText(form, 'holdOut');
+    const holdOutSingles = formText(form, 'holdOutSingles')
+      .split(',')
+      .map((gene) => gene.trim())
+      .filter((gene) => gene !== '');
     start.mutate({
       projectId,
       kind: 'perturbation-fit',
@@ -35,6 +39,7 @@ export function PerturbationSection({ projectId, canEdit }: { projectId: string;
         input: formText(form, 'input') as 'auto' | 'counts' | 'lognorm',
         steps: Number(form.get('steps')),
         holdOutCombinations: holdOut === '' ? undefined : Number(holdOut),
+        holdOutSingles,
       },
     });
   }
@@ -45,7 +50,8 @@ export function PerturbationSection({ projectId, canEdit }: { projectId: string;
         Upload a screen under Files (an <code>.h5ad</code> written by AnnData, or a cells × genes CSV with a
         label column; labels such as <code>control</code>, <code>G3</code>, <code>G3+G7</code>). The run
         preprocesses it, holds out some combinations, trains LCD, compares its predictions with the control
-        and additive baselines, and maps direct gene–gene effects with CLIPR.{' '}
+        and additive baselines, and maps direct gene–gene effects with CLIPR. Screens of single knockouts only
+        (such as Papalexi 2021) are scored by leaving out the knockouts you list, one model each.{' '}
         <code>npx tributary perturb synth</code> writes synthetic screens with their true matrix.
       </p>
       {screens.length === 0 ? (
@@ -82,6 +88,9 @@ export function PerturbationSection({ projectId, canEdit }: { projectId: string;
           </Field>
           <Field label="Held-out combinations">
             <Input name="holdOut" type="number" min={0} max={10000} placeholder="≈ 1/5" />
+          </Field>
+          <Field label="Leave out single knockouts">
+            <Input name="holdOutSingles" placeholder="e.g. IRF1, STAT2" />
           </Field>
           <Button type="submit" disabled={!canEdit || start.isPending}>
             Fit

@@ -11,5 +11,9 @@ export const perturbationFitConfigSchema = z.object({
   steps: z.number().int().min(10).max(50_000).default(2000),
   holdOutCombinations: z.number().int().min(0).max(10_000).optional(),
   maxGenes: z.number().int().min(2).max(5000).optional(),
+  /** Single knockouts to leave out one at a time (one more model each), scored against the baselines. */
+  holdOutSingles: z.array(z.string().trim().min(1).max(200)).max(50).default([]),
+  /** Training steps of each leave-one-out model (default: `steps`). */
+  holdOutSingleSteps: z.number().int().min(10).max(50_000).optional(),
 });
 export type PerturbationFitConfig = z.infer<typeof perturbationFitConfigSchema>;

@@ -111,9 +111,22 @@ function averageRows(rows: MetricRow[]): MetricRow {
   };
 }
 
+const pairOf = (all: DistributionScores, topDe: DistributionScores) => ({
+  all: metricRow(all),
+  top_de: metricRow(topDe),
+});
+
 const PREDICTORS = ['lcd', 'control', 'additive', 'relative_to_control', 'relative_to_additive'] as const;
 type Predictor = (typeof PREDICTORS)[number];
 type ComboMetrics = Record<Predictor, { all: MetricRow; top_de: MetricRow }>;
+const SINGLE_PREDICTORS = [
+  'lcd',
+  'control',
+  'mean_single_shift',
+  'relative_to_control',
+  'relative_to_mean_single_shift',
+] as const;
+type SingleMetrics = Record<(typeof SINGLE_PREDICTORS)[number], { all: MetricRow; top_de: MetricRow }>;
 
 export interface FitOptions {
   perturbationKey: string;
@@ -125,6 +138,14 @@ export interface FitOptions {
   holdOutCombinations?: number;
   maxGenes?: number;
   predictedCells?: number;
+  /**
+   * Leave-one-out over single knockouts: for each gene, a prediction model trained without any condition
+   * that perturbs it (DESIGN.md §5: the held-out gene gets the mean embedding), scored on its observed cells
+   * against the control and mean-single-shift baselines. Each costs one more training run.
+   */
+  holdOutSingles?: string[];
+  /** Training steps of each leave-one-out model (default: `steps`). */
+  holdOutSingleSteps?: number;
   onProgress?: (
     message: string,
     detail?: { fraction: number; loss: number; etaSeconds: number; step: number },
@@ -188,23 +209,36 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
   );
 
   const backend = await initTensorBackend();
-  const trainOne = async (parametrisation: 'plain' | 'gaussian', role: string) => {
-    const model = createLcdModel(data, { hidden: 128, parametrisation }, options.seed);
+  const looGenes = [...new Set(options.holdOutSingles ?? [])];
+  for (const gene of looGenes) {
+    if (!environments.some((e) => e.kind === 'single' && e.genes[0] === gene))
+      throw new Error(`--holdout-singles: no single-knockout condition for "${gene}" after preprocessing`);
+  }
+  // Progress: the two full models, then one phase per leave-one-out gene, share 90% of the bar.
+  const phases = 2 + looGenes.length;
+  const trainOne = async (
+    parametrisation: 'plain' | 'gaussian',
+    role: string,
+    phase: number,
+    trainingData: typeof data = data,
+    steps = options.steps,
+  ) => {
+    const model = createLcdModel(trainingData, { hidden: 128, parametrisation }, options.seed);
     const curve: { step: number; loss: number }[] = [];
     const training = trainLcd({
       model,
-      data,
-      steps: options.steps,
+      data: trainingData,
+      steps,
       batchSize: 256,
       seed: options.seed,
-      reportEvery: Math.max(1, Math.floor(options.steps / 20)),
+      reportEvery: Math.max(1, Math.floor(steps / 20)),
       signal: options.signal,
       onStep: async ({ step, totalSteps, loss, etaSeconds }) => {
         curve.push({ step, loss: round6(loss) ?? Number.NaN });
         await progress(
           `${role} model: step ${step}/${totalSteps} loss ${loss.toFixed(4)} ETA ${etaSeconds.toFixed(1)} s`,
           {
-            fraction: (parametrisation === 'plain' ? 0 : 0.45) + 0.45 * (step / totalSteps),
+            fraction: (0.9 * (phase + step / totalSteps)) / phases,
             loss,
             etaSeconds,
             step,
@@ -219,10 +253,10 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
       throw error;
     }
   };
-  const prediction = await trainOne('plain', 'prediction');
+  const prediction = await trainOne('plain', 'prediction', 0);
   let cliprTrained: Awaited<ReturnType<typeof trainOne>> | undefined;
   try {
-    cliprTrained = await trainOne('gaussian', 'CLIPR');
+    cliprTrained = await trainOne('gaussian', 'CLIPR', 1);
     const trainSeconds = prediction.result.seconds + cliprTrained.result.seconds;
 
     // Held-out combinations: LCD against the control and additive baselines (DESIGN.md §5 metrics).
@@ -252,23 +286,104 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
         return single === undefined ? [] : [meanOf(rowsOf(prepared.X.values, d, cellsOf(single)), d)];
       });
       const scores = compareWithBaselines(predicted, observed, controlCells, singleMeans, d);
-      const pair = (all: DistributionScores, topDe: DistributionScores) => ({
-        all: metricRow(all),
-        top_de: metricRow(topDe),
-      });
       perCombination.push({
         perturbation: environment.key,
         cells_observed: observedRows.length,
         cells_predicted: cellCount,
         additive_missing_singles: missing,
         top_de_genes: scores.model.topDeGenes.map((j) => prepared.genes[j]),
-        lcd: pair(scores.model.all, scores.model.topDe),
-        control: pair(scores.control.all, scores.control.topDe),
-        additive: pair(scores.additive.all, scores.additive.topDe),
-        relative_to_control: pair(scores.relativeToControl.all, scores.relativeToControl.topDe),
-        relative_to_additive: pair(scores.relativeToAdditive.all, scores.relativeToAdditive.topDe),
+        lcd: pairOf(scores.model.all, scores.model.topDe),
+        control: pairOf(scores.control.all, scores.control.topDe),
+        additive: pairOf(scores.additive.all, scores.additive.topDe),
+        relative_to_control: pairOf(scores.relativeToControl.all, scores.relativeToControl.topDe),
+        relative_to_additive: pairOf(scores.relativeToAdditive.all, scores.relativeToAdditive.topDe),
       });
     }
+    // Held-out single knockouts, leave-one-out: each gene's model never saw a condition perturbing it, so
+    // LCD gives the gene the mean embedding (DESIGN.md §5). Baselines: control, and control plus the mean
+    // shift of the fold's training singles (the additive baseline has no single to add here).
+    const perHeldOutSingle: ({
+      perturbation: string;
+      cells_observed: number;
+      cells_predicted: number;
+      train_seconds: number | null;
+      /** Conditions the left-out model trained on: none of them perturbs the gene. */
+      training_conditions: string[];
+      top_de_genes: string[];
+    } & SingleMetrics)[] = [];
+    for (const [index, gene] of looGenes.entries()) {
+      const test = environments.findIndex((e) => e.kind === 'single' && e.genes[0] === gene);
+      const foldEnvironments = training.filter((e) => !environments[e].genes.includes(gene));
+      const foldIndex = new Map(foldEnvironments.map((e, position) => [e, position]));
+      const foldCells = trainingCells.filter((cell) => foldIndex.has(prepared.environmentOfCell[cell]));
+      const foldData = {
+        dimension: d,
+        cells: rowsOf(prepared.X.values, d, foldCells),
+        conditions: foldEnvironments.map((e) => environments[e].genes),
+        conditionOfCell: Int32Array.from(foldCells, (cell) =>
+          foldIndex.get(prepared.environmentOfCell[cell])!,
+        ),
+      };
+      const fold = await trainOne(
+        'plain',
+        `leave-out ${gene}`,
+        2 + index,
+        foldData,
+        options.holdOutSingleSteps ?? options.steps,
+      );
+      try {
+        const observedRows = cellsOf(test);
+        const observed = rowsOf(prepared.X.values, d, observedRows);
+        const cellCount = options.predictedCells ?? Math.min(1000, Math.max(50, observedRows.length));
+        const [predicted] = sampleLcd(fold.model, [[gene]], cellCount, { seed: options.seed + 2000 + test });
+        const trainingSingleMeans = foldEnvironments
+          .filter((e) => environments[e].kind === 'single')
+          .map((e) => meanOf(rowsOf(prepared.X.values, d, cellsOf(e)), d));
+        const meanSingle = Array.from(
+          { length: d },
+          (_, j) =>
+            trainingSingleMeans.reduce((sum, m) => sum + m[j], 0) / Math.max(1, trainingSingleMeans.length),
+        );
+        const scores = compareWithBaselines(
+          predicted,
+          observed,
+          controlCells,
+          trainingSingleMeans.length === 0 ? [] : [meanSingle],
+          d,
+        );
+        perHeldOutSingle.push({
+          perturbation: gene,
+          cells_observed: observedRows.length,
+          cells_predicted: cellCount,
+          train_seconds: round6(fold.result.seconds),
+          training_conditions: foldEnvironments.map((e) => environments[e].key),
+          top_de_genes: scores.model.topDeGenes.map((j) => prepared.genes[j]),
+          lcd: pairOf(scores.model.all, scores.model.topDe),
+          control: pairOf(scores.control.all, scores.control.topDe),
+          mean_single_shift: pairOf(scores.additive.all, scores.additive.topDe),
+          relative_to_control: pairOf(scores.relativeToControl.all, scores.relativeToControl.topDe),
+          relative_to_mean_single_shift: pairOf(
+            scores.relativeToAdditive.all,
+            scores.relativeToAdditive.topDe,
+          ),
+        });
+      } finally {
+        fold.model.dispose();
+      }
+    }
+    const heldOutSingleMean =
+      perHeldOutSingle.length === 0
+        ? null
+        : (Object.fromEntries(
+            SINGLE_PREDICTORS.map((predictor) => [
+              predictor,
+              {
+                all: averageRows(perHeldOutSingle.map((row) => row[predictor].all)),
+                top_de: averageRows(perHeldOutSingle.map((row) => row[predictor].top_de)),
+              },
+            ]),
+          ) as SingleMetrics);
+
     const mean =
       perCombination.length === 0
         ? null
@@ -334,7 +449,11 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
           loss_curve: cliprTrained.curve,
         },
       },
-      metrics: { per_combination: perCombination, mean },
+      metrics: {
+        per_combination: perCombination,
+        mean,
+        held_out_singles: { per_gene: perHeldOutSingle, mean: heldOutSingleMean },
+      },
       train_seconds: round6(trainSeconds),
       evaluation_seconds: round6((performance.now() - evaluationStarted) / 1000),
       seconds: round6((performance.now() - started) / 1000),

@@ -48,6 +48,13 @@ interface FitSummary {
   metrics: {
     per_combination: (Metrics & { perturbation: string; cells_observed: number; cells_predicted: number })[];
     mean: Metrics | null;
+    held_out_singles: {
+      per_gene: (Record<'lcd' | 'control' | 'mean_single_shift', { all: MetricRow; top_de: MetricRow }> & {
+        perturbation: string;
+        cells_observed: number;
+        training_conditions: string[];
+      })[];
+    };
   };
   train_seconds: number;
 }
@@ -68,7 +75,7 @@ beforeAll(() => {
     [
       ...['perturb', 'fit', '--data', screenPath, '--perturbation-key', 'perturbation'],
       ...['--control', 'control', '--out', modelDir, '--lognorm', '--steps', '200', '--seed', '1'],
-      ...['--holdout-combinations', '2'],
+      ...['--holdout-combinations', '2', '--holdout-singles', 'G2', '--holdout-single-steps', '100'],
     ],
     {},
     LONG,
@@ -140,6 +147,42 @@ describe('tributary perturb fit', () => {
     expect(mean.lcd.all.pearson_shift!).toBeGreaterThan(0.9);
     expect(mean.relative_to_control.all.rmse_mean!).toBeLessThan(0);
   });
+
+  it('leaves a single knockout out: its model trains on no condition perturbing it, scored vs baselines', () => {
+    const [row, ...others] = fit.metrics.held_out_singles.per_gene;
+    expect(others).toHaveLength(0);
+    expect(row.perturbation).toBe('G2');
+    expect(row.cells_observed).toBe(200);
+    // Every training condition of the full model except those that perturb G2 (the single and its doubles).
+    const model = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8')) as {
+      training_conditions: string[];
+    };
+    const withoutG2 = model.training_conditions.filter((key) => !key.split('+').includes('G2'));
+    expect(withoutG2.length).toBeLessThan(model.training_conditions.length);
+    expect(row.training_conditions).toEqual(withoutG2);
+    for (const predictor of ['lcd', 'control', 'mean_single_shift'] as const)
+      expect(Number.isFinite(row[predictor].all.energy_distance)).toBe(true);
+    // G2's own intervention moves its mean far from control: the control baseline cannot be exact.
+    expect(row.control.all.energy_distance!).toBeGreaterThan(0);
+  });
+
+  it(
+    'refuses a left-out gene that has no single-knockout condition',
+    () => {
+      const run = tributary(
+        [
+          ...['perturb', 'fit', '--data', screenPath, '--perturbation-key', 'perturbation'],
+          ...['--control', 'control', '--out', path.join(dir, 'bad'), '--steps', '10'],
+          ...['--holdout-singles', 'NOPE'],
+        ],
+        {},
+        LONG,
+      );
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain('no single-knockout condition for "NOPE"');
+    },
+    LONG,
+  );
 
   it(
     'fits a CSV screen without combinations, holding nothing out',

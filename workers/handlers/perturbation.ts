@@ -38,6 +38,8 @@ export const perturbationFitHandler = defineHandler({
       seed,
       holdOutCombinations: config.holdOutCombinations,
       maxGenes: config.maxGenes,
+      holdOutSingles: config.holdOutSingles,
+      holdOutSingleSteps: config.holdOutSingleSteps,
       onProgress: async (message, detail) => {
         if (detail) {
           await reportProgress({
@@ -55,6 +57,7 @@ export const perturbationFitHandler = defineHandler({
     await reportProgress({ fraction: 0.93, message: 'CLIPR: fixed points and the causal matrix' });
     const clipr = cliprMatrix(model);
     const mean = summary.metrics.mean;
+    const singles = summary.metrics.held_out_singles.mean;
     const metric = (value: number | null | undefined) => value ?? Number.NaN;
     return {
       metrics: {
@@ -66,6 +69,9 @@ export const perturbationFitHandler = defineHandler({
         energy_distance_control: metric(mean?.control.all.energy_distance),
         rmse_mean_lcd: metric(mean?.lcd.all.rmse_mean),
         rmse_mean_additive: metric(mean?.additive.all.rmse_mean),
+        held_out_singles: summary.metrics.held_out_singles.per_gene.length,
+        energy_distance_lcd_singles: metric(singles?.lcd.all.energy_distance),
+        energy_distance_mean_shift_singles: metric(singles?.mean_single_shift.all.energy_distance),
       },
       timings: { trainSeconds: metric(summary.train_seconds) },
       artifacts: {
