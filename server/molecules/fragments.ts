@@ -114,14 +114,19 @@ export const CUTTABLE_PAIRS: readonly (readonly [number, number])[] = [
   [2, 8],
 ];
 
-const pairKey = (a: number, b: number) => (a < b ? a * 1000 + b : b * 1000 + a);
+/** One number per unordered pair of non-negative integers below 10⁶ (class labels, atom indices). */
+const pairKey = (a: number, b: number) => (a < b ? a * 1_000_000 + b : b * 1_000_000 + a);
 const cuttable = new Set(CUTTABLE_PAIRS.map(([a, b]) => pairKey(a, b)));
 
 /** How attachment points may be joined: by the rule set's labels (default) or any to any. */
 export type Compatibility = 'labels' | 'any';
 
 /** Whether attachment points labelled a and b may be joined (label 0, an unlabelled *, joins anything). */
-export function attachmentsCompatible(a: number, b: number, compatibility: Compatibility = 'labels'): boolean {
+export function attachmentsCompatible(
+  a: number,
+  b: number,
+  compatibility: Compatibility = 'labels',
+): boolean {
   return compatibility === 'any' || a === 0 || b === 0 || cuttable.has(pairKey(a, b));
 }
 
@@ -297,11 +302,14 @@ function attachmentOf(piece: Piece, dummy: number): { atom: number; order: numbe
   const bonds = piece.bonds.filter(({ a, b }) => a === dummy || b === dummy);
   if (piece.atoms[dummy]?.z !== 0) throw new FragmentJoinError(`atom ${dummy} is not an attachment point`);
   if (bonds.length !== 1) {
-    throw new FragmentJoinError(`an attachment point must have exactly one bond, this one has ${bonds.length}`);
+    throw new FragmentJoinError(
+      `an attachment point must have exactly one bond, this one has ${bonds.length}`,
+    );
   }
   const { a, b, order } = bonds[0];
   const atom = a === dummy ? b : a;
-  if (piece.atoms[atom].z === 0) throw new FragmentJoinError('two attachment points are bonded to each other');
+  if (piece.atoms[atom].z === 0)
+    throw new FragmentJoinError('two attachment points are bonded to each other');
   return { atom, order };
 }
 
@@ -309,7 +317,11 @@ function attachmentOf(piece: Piece, dummy: number): { atom: number; order: numbe
  * Joins pairs of dummies of one piece (header, "Joining") and fills the dummies in `cap` with hydrogens;
  * other dummies stay. Compatibility of labels is the caller's business.
  */
-function joinAndCap(piece: Piece, pairs: readonly (readonly [number, number])[], cap: Iterable<number>): Piece {
+function joinAndCap(
+  piece: Piece,
+  pairs: readonly (readonly [number, number])[],
+  cap: Iterable<number>,
+): Piece {
   const removed = new Set<number>();
   const hydrogens = new Map<number, number>();
   const added: PieceBond[] = [];
@@ -532,7 +544,11 @@ export function fragmentLibrary(
       fragmentation = fragmentMolecule(rdkit, input);
     } catch (error) {
       if (!(error instanceof MoleculeParseError || error instanceof FragmentJoinError)) throw error;
-      skipped.push({ index, smiles: input, reason: error instanceof MoleculeParseError ? error.reason : error.message });
+      skipped.push({
+        index,
+        smiles: input,
+        reason: error instanceof MoleculeParseError ? error.reason : error.message,
+      });
       return;
     }
     sourceMolecules++;
@@ -548,7 +564,9 @@ export function fragmentLibrary(
     }
   });
   const fragments: LibraryFragment[] = [];
-  const ranked = [...counts.entries()].sort(([a, x], [b, y]) => y.count - x.count || (a < b ? -1 : a > b ? 1 : 0));
+  const ranked = [...counts.entries()].sort(
+    ([a, x], [b, y]) => y.count - x.count || (a < b ? -1 : a > b ? 1 : 0),
+  );
   for (const [fragment, { count, molecules }] of ranked) {
     if (fragments.length >= maxFragments) break;
     if (count < minCount) break;
@@ -606,7 +624,9 @@ export function assembleMolecule(
 ): string {
   if (fragments.length === 0) throw new FragmentJoinError('no fragments to assemble');
   const pieces = fragments.map((fragment) => parsePiece(rdkit, fragment));
-  const linked = pieces.some((piece) => piece.atoms.some((atom) => atom.z === 0 && atom.isotope >= LINK_STRIDE));
+  const linked = pieces.some((piece) =>
+    piece.atoms.some((atom) => atom.z === 0 && atom.isotope >= LINK_STRIDE),
+  );
   let molecule: Piece;
   if (linked) {
     molecule = pieces.reduce(concatPieces);
@@ -645,7 +665,9 @@ function attachGreedily(molecule: Piece, piece: Piece, compatibility: Compatibil
   const open = dummiesOf(molecule);
   for (const point of open) {
     const label = molecule.atoms[point].isotope;
-    const match = own.find((dummy) => attachmentsCompatible(label, piece.atoms[dummy].isotope, compatibility));
+    const match = own.find((dummy) =>
+      attachmentsCompatible(label, piece.atoms[dummy].isotope, compatibility),
+    );
     if (match !== undefined) {
       return joinAndCap(concatPieces(molecule, piece), [[point, molecule.atoms.length + match]], []);
     }
@@ -732,7 +754,8 @@ export function fragmentAssemblyMdp(
   options: FragmentMdpOptions,
 ): FragmentAssemblyMdp {
   const { horizon, vocab } = options;
-  if (!(Number.isInteger(horizon) && horizon >= 1)) throw new Error(`horizon must be an integer ≥ 1, got ${horizon}`);
+  if (!(Number.isInteger(horizon) && horizon >= 1))
+    throw new Error(`horizon must be an integer ≥ 1, got ${horizon}`);
   if (!(Number.isInteger(vocab) && vocab >= 2)) throw new Error(`vocab must be an integer ≥ 2, got ${vocab}`);
   const seed = options.seed ?? 0;
   const selection = options.selection ?? 'sampled';
@@ -816,7 +839,9 @@ export function fragmentAssemblyMdp(
     const point = open[0];
     const entry = vocabularyFor(step, piece.atoms[point].isotope)[action - 1];
     if (!entry) return stop;
-    const own = entry.labels.findIndex((other) => attachmentsCompatible(piece.atoms[point].isotope, other, compatibility));
+    const own = entry.labels.findIndex((other) =>
+      attachmentsCompatible(piece.atoms[point].isotope, other, compatibility),
+    );
     const joined = joinAndCap(
       concatPieces(piece, entry.piece),
       [[point, piece.atoms.length + dummiesOf(entry.piece)[own]]],
@@ -841,7 +866,8 @@ export function fragmentAssemblyMdp(
     const outcomes: string[] = new Array<string>(current.length * vocab);
     current.forEach((key, s) => {
       for (let a = 0; a < vocab; a++) {
-        const outcome = h === 0 ? { key: firstStep[a].smiles, label: firstStep[a].smiles } : transition(h, key, a);
+        const outcome =
+          h === 0 ? { key: firstStep[a].smiles, label: firstStep[a].smiles } : transition(h, key, a);
         labels[s * vocab + a] = outcome.label;
         outcomes[s * vocab + a] = outcome.key;
       }
@@ -890,7 +916,10 @@ export function fragmentAssemblyMdp(
   let normalization: { mean: number[]; sd: number[] } | undefined;
   if (options.standardize) {
     const rows = molecules.map((molecule) => raw.get(molecule)!);
-    const mean = Array.from({ length: dim }, (_, j) => rows.reduce((sum, row) => sum + row[j], 0) / rows.length);
+    const mean = Array.from(
+      { length: dim },
+      (_, j) => rows.reduce((sum, row) => sum + row[j], 0) / rows.length,
+    );
     const sd = Array.from({ length: dim }, (_, j) => {
       const deviation = Math.sqrt(rows.reduce((sum, row) => sum + (row[j] - mean[j]) ** 2, 0) / rows.length);
       return deviation > 1e-12 ? deviation : 1;
@@ -902,7 +931,8 @@ export function fragmentAssemblyMdp(
   const stateCounts = states.map((list) => list.length);
   const features = stateCounts.map((count, h) => {
     const out = new Float64Array(count * vocab * dim);
-    if (h === horizon - 1) finalMolecules.forEach((molecule, index) => out.set(raw.get(molecule)!, index * dim));
+    if (h === horizon - 1)
+      finalMolecules.forEach((molecule, index) => out.set(raw.get(molecule)!, index * dim));
     return out;
   });
   const mdp: SequenceMdp = { horizon, vocab, dim, stateCounts, next, features };
