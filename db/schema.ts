@@ -292,7 +292,9 @@ export type PreferenceSpace =
       kind: 'molecules';
       /** Pool size; the molecules are the campaign's preference_items. */
       size: number;
-      source: 'default' | 'pasted';
+      source: 'default' | 'pasted' | 'run';
+      /** The run whose molecules (samples of a prior, or a design's results) are the pool. */
+      sourceRunId?: string;
       featureNames: string[];
       /** Raw feature = mean + sd · stored (z-scored over the pool) feature. */
       normalization: { mean: number[]; sd: number[] };

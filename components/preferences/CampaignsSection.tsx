@@ -117,6 +117,12 @@ function CreateCampaignForm({ projectId, members }: { projectId: string; members
     }),
   );
   const answerers = members.filter((member) => member.role !== 'viewer');
+  // Finished molecule runs: their stored molecules (samples of a prior, a design's results) can be the pool.
+  const runs = useQuery(trpc.run.list.queryOptions({ projectId }));
+  const moleculeRuns = (runs.data ?? []).filter(
+    (run) => (run.kind === 'molecule-prior' || run.kind === 'molecule-design') && run.status === 'succeeded',
+  );
+  const [poolSource, setPoolSource] = useState('');
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -140,7 +146,11 @@ function CreateCampaignForm({ projectId, members }: { projectId: string; members
         dim: Number(form.get('dim')),
       });
     } else {
-      create.mutate({ ...common, domain, smiles: formText(form, 'smiles') });
+      create.mutate(
+        poolSource === ''
+          ? { ...common, domain, smiles: formText(form, 'smiles') }
+          : { ...common, domain, sourceRunId: poolSource },
+      );
     }
   }
 
@@ -205,14 +215,28 @@ function CreateCampaignForm({ projectId, members }: { projectId: string; members
           </Field>
         </div>
       ) : (
-        <Field label="Molecules (SMILES, one a line, optionally followed by a name)">
-          <textarea
-            name="smiles"
-            rows={4}
-            className="rounded-md border border-slate-300 bg-white px-2.5 py-1.5 font-mono text-xs focus:border-brand-500 focus:outline-none focus:ring-2 focus:ring-brand-100"
-            placeholder={`Leave empty for the default list of well-known drugs; at most ${MAX_POOL_MOLECULES} molecules.\nCC(=O)Oc1ccccc1C(=O)O aspirin`}
-          />
-        </Field>
+        <div className="flex flex-col gap-3">
+          <Field label="Pool">
+            <Select name="pool" value={poolSource} onChange={(event) => setPoolSource(event.target.value)}>
+              <option value="">pasted SMILES, or the default drugs</option>
+              {moleculeRuns.map((run) => (
+                <option key={run.id} value={run.id}>
+                  {run.kind === 'molecule-prior' ? 'samples of prior' : 'results of design'} “{run.name}”
+                </option>
+              ))}
+            </Select>
+          </Field>
+          {poolSource === '' && (
+            <Field label="Molecules (SMILES, one a line, optionally followed by a name)">
+              <textarea
+                name="smiles"
+                rows={4}
+                className="rounded-md border border-slate-300 bg-white px-2.5 py-1.5 font-mono text-xs focus:border-brand-500 focus:outline-none focus:ring-2 focus:ring-brand-100"
+                placeholder={`Leave empty for the default list of well-known drugs; at most ${MAX_POOL_MOLECULES} molecules.\nCC(=O)Oc1ccccc1C(=O)O aspirin`}
+              />
+            </Field>
+          )}
+        </div>
       )}
       <div className="flex items-center gap-3">
         <Button type="submit" disabled={create.isPending}>

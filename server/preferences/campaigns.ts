@@ -14,6 +14,8 @@ import {
   preferenceCampaigns,
   preferenceItems,
   projectMembers,
+  runArtifacts,
+  runs,
   user,
   type PendingPreferenceQuery,
   type PreferenceCampaignConfig,
@@ -21,7 +23,7 @@ import {
 } from '../../db/schema';
 import type { PreferenceObservation } from '../engines/pbrl';
 import { createRng } from '../engines/random';
-import { PreferenceError, type CreateCampaignInput } from './config';
+import { MAX_POOL_MOLECULES, PreferenceError, type CreateCampaignInput } from './config';
 import {
   designNextQuery,
   featureDimension,
@@ -130,11 +132,15 @@ export async function createCampaign(db: AppDb, { projectId, userId, input }: Ne
       featureNames: Array.from({ length: input.dim }, (_, j) => `φ${j + 1}`),
     };
   } else {
-    const molecules = await buildMoleculePool(input.smiles, input.K + 1);
+    if (input.sourceRunId && input.smiles?.trim())
+      throw new PreferenceError('BAD_REQUEST', 'give either pasted SMILES or a run to take molecules from');
+    const text = input.sourceRunId ? await runMoleculesText(db, projectId, input.sourceRunId) : input.smiles;
+    const molecules = await buildMoleculePool(text, input.K + 1);
     space = {
       kind: 'molecules',
       size: molecules.molecules.length,
-      source: input.smiles?.trim() ? 'pasted' : 'default',
+      source: input.sourceRunId ? 'run' : input.smiles?.trim() ? 'pasted' : 'default',
+      ...(input.sourceRunId ? { sourceRunId: input.sourceRunId } : {}),
       featureNames: [...MOLECULE_FEATURE_NAMES],
       normalization: molecules.normalization,
       fingerprint: { ...FINGERPRINT_PROJECTION },
@@ -180,6 +186,39 @@ export async function createCampaign(db: AppDb, { projectId, userId, input }: Ne
     }
     return { id: campaign.id };
   });
+}
+
+/** Kinds of run whose stored molecules can be a campaign's pool. */
+const MOLECULE_RUN_KINDS = ['molecule-prior', 'molecule-design'];
+
+/**
+ * The molecules of a finished molecule run of the project as pool text (one `SMILES label` a line): a
+ * prior run stores up to 500 distinct valid samples, a design run its results, best first.
+ */
+async function runMoleculesText(db: Db, projectId: string, runId: string): Promise<string> {
+  const [run] = await db
+    .select({ kind: runs.kind, status: runs.status, name: runs.name })
+    .from(runs)
+    .where(and(eq(runs.id, runId), eq(runs.projectId, projectId)));
+  if (!run) throw new PreferenceError('NOT_FOUND', 'That run is not in this project.');
+  if (!MOLECULE_RUN_KINDS.includes(run.kind))
+    throw new PreferenceError(
+      'BAD_REQUEST',
+      `"${run.name}" is a ${run.kind} run; pick a molecular prior or design run.`,
+    );
+  if (run.status !== 'succeeded')
+    throw new PreferenceError('BAD_REQUEST', `"${run.name}" has not finished (${run.status}).`);
+  const [artifact] = await db
+    .select({ data: runArtifacts.data })
+    .from(runArtifacts)
+    .where(and(eq(runArtifacts.runId, runId), eq(runArtifacts.name, 'molecules')));
+  const rows = Array.isArray(artifact?.data) ? (artifact.data as { smiles?: unknown }[]) : [];
+  const smiles = rows.map((row) => row.smiles).filter((s): s is string => typeof s === 'string' && s !== '');
+  if (smiles.length === 0) throw new PreferenceError('BAD_REQUEST', `"${run.name}" stored no molecules.`);
+  return smiles
+    .slice(0, MAX_POOL_MOLECULES)
+    .map((s, i) => `${s} ${run.kind === 'molecule-prior' ? 'sample' : 'design'} ${i + 1}`)
+    .join('\n');
 }
 
 function pendingOf(index: number, designed: ReturnType<typeof designNextQuery>): PendingPreferenceQuery {

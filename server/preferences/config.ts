@@ -48,6 +48,11 @@ export const createCampaignSchema = z.discriminatedUnion('domain', [
      * and lines starting with # are skipped. Absent or blank: the default list of well-known drugs.
      */
     smiles: z.string().max(MAX_POOL_TEXT, `at most ${MAX_POOL_TEXT} characters of SMILES`).optional(),
+    /**
+     * Pool over samples of a molecular prior (DESIGN.md §6 pool mode, issue 6 item 3b): the molecules of a
+     * finished molecule-prior (or molecule-design) run of the same project. Excludes `smiles`.
+     */
+    sourceRunId: z.uuid('sourceRunId must be a run id').optional(),
   }),
 ]);
 export type CreateCampaignInput = z.infer<typeof createCampaignSchema>;

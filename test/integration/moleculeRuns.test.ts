@@ -122,5 +122,46 @@ describe('molecule runs (PGlite)', () => {
     await expect(
       alice.run.start({ projectId, kind: 'molecule-design', config: { priors: ['not-a-uuid'] } }),
     ).rejects.toThrow(/model id/);
+    // Preference queries over samples of the prior (issue 6, 3b): the prior run's molecules are the pool.
+    const priorMolecules = prior.artifacts.molecules as { smiles: string }[];
+    const { id: campaignId } = await alice.preference.create({
+      projectId,
+      name: 'Prior samples',
+      domain: 'molecules',
+      K: 2,
+      budget: 2,
+      sourceRunId: prior.run.id,
+    });
+    const { campaign } = await alice.preference.get({ campaignId });
+    expect(campaign.space).toMatchObject({ kind: 'molecules', source: 'run', sourceRunId: prior.run.id });
+    if (campaign.space.kind !== 'molecules') throw new Error('expected a molecule space');
+    expect(campaign.space.size).toBe(new Set(priorMolecules.map((m) => m.smiles)).size);
+    const { query } = await alice.preference.next({ campaignId });
+    const sampled = new Set(priorMolecules.map((m) => m.smiles));
+    for (const option of query!.options) {
+      expect(sampled.has(option.smiles!)).toBe(true);
+      expect(option.label).toMatch(/^sample \d+$/);
+    }
+    // Not another project's run, not a run without molecules, not both sources at once.
+    await expect(
+      bob.preference.create({
+        projectId: bobProject,
+        name: 'x',
+        domain: 'molecules',
+        sourceRunId: prior.run.id,
+      }),
+    ).rejects.toThrow(/not in this project/);
+    await expect(
+      alice.preference.create({ projectId, name: 'x', domain: 'molecules', sourceRunId: stolen.run.id }),
+    ).rejects.toThrow(/not in this project/);
+    await expect(
+      alice.preference.create({
+        projectId,
+        name: 'x',
+        domain: 'molecules',
+        sourceRunId: prior.run.id,
+        smiles: 'CCO\nCCN\nCCC',
+      }),
+    ).rejects.toThrow(/either pasted SMILES or a run/);
   });
 });
