@@ -125,7 +125,10 @@ function KeyValues({
       {entries.map(([key, value]) => (
         <div key={key} className="contents">
           <dt className="text-slate-500">{key}</dt>
-          <dd className="text-right tabular-nums">{format(value)}</dd>
+          {/* JSON has no NaN: a metric that could not be computed comes back as null. */}
+          <dd className="text-right tabular-nums">
+            {typeof value === 'number' && Number.isFinite(value) ? format(value) : '–'}
+          </dd>
         </div>
       ))}
     </dl>

@@ -295,6 +295,11 @@ export type PreferenceSpace =
       source: 'default' | 'pasted' | 'run';
       /** The run whose molecules (samples of a prior, or a design's results) are the pool. */
       sourceRunId?: string;
+      /**
+       * Assembly mode: options are assembled from the library's fragments (server/preferences/assembly.ts);
+       * `size` is then the number of distinct molecules the MDP can build, and there are no pool items.
+       */
+      assembly?: { horizon: number; vocab: number; mdpSeed: number; library: string[] };
       featureNames: string[];
       /** Raw feature = mean + sd · stored (z-scored over the pool) feature. */
       normalization: { mean: number[]; sd: number[] };

@@ -33,7 +33,11 @@ export function PerturbationPlots({ artifact }: { artifact: PerturbationArtifact
   const { summary, causal } = artifact;
   const mean = summary.metrics.mean;
   const singles = summary.metrics.held_out_singles;
-  const largest = Math.max(1e-12, ...causal.effects.flat().map((v) => Math.abs(v)));
+  // A reduce, not Math.max(...values): a 300-gene matrix is 90,000 numbers, past the engine's argument limit.
+  const largest = causal.effects.reduce(
+    (max, row) => row.reduce((m, v) => Math.max(m, Math.abs(v)), max),
+    1e-12,
+  );
   return (
     <>
       <Card title={`Held-out combinations (${summary.held_out.length})`}>

@@ -123,6 +123,7 @@ function CreateCampaignForm({ projectId, members }: { projectId: string; members
     (run) => (run.kind === 'molecule-prior' || run.kind === 'molecule-design') && run.status === 'succeeded',
   );
   const [poolSource, setPoolSource] = useState('');
+  const [assemble, setAssemble] = useState(false);
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -146,10 +147,13 @@ function CreateCampaignForm({ projectId, members }: { projectId: string; members
         dim: Number(form.get('dim')),
       });
     } else {
+      const assembly = assemble
+        ? { horizon: Number(form.get('assemblyHorizon')), vocab: Number(form.get('assemblyVocab')) }
+        : undefined;
       create.mutate(
         poolSource === ''
-          ? { ...common, domain, smiles: formText(form, 'smiles') }
-          : { ...common, domain, sourceRunId: poolSource },
+          ? { ...common, domain, assembly, smiles: formText(form, 'smiles') }
+          : { ...common, domain, assembly, sourceRunId: poolSource },
       );
     }
   }
@@ -216,6 +220,28 @@ function CreateCampaignForm({ projectId, members }: { projectId: string; members
         </div>
       ) : (
         <div className="flex flex-col gap-3">
+          <div className="flex flex-wrap items-end gap-3">
+            <Field label="Options are">
+              <Select
+                name="optionsAre"
+                value={assemble ? 'assembled' : 'pool'}
+                onChange={(event) => setAssemble(event.target.value === 'assembled')}
+              >
+                <option value="pool">molecules of the list (pool)</option>
+                <option value="assembled">assembled from the list's fragments</option>
+              </Select>
+            </Field>
+            {assemble && (
+              <>
+                <Field label="Fragments per molecule (H)">
+                  <Input name="assemblyHorizon" type="number" min={1} max={4} defaultValue={3} required />
+                </Field>
+                <Field label="Choices per step (V)">
+                  <Input name="assemblyVocab" type="number" min={2} max={8} defaultValue={4} required />
+                </Field>
+              </>
+            )}
+          </div>
           <Field label="Pool">
             <Select name="pool" value={poolSource} onChange={(event) => setPoolSource(event.target.value)}>
               <option value="">pasted SMILES, or the default drugs</option>

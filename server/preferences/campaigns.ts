@@ -33,7 +33,15 @@ import {
   tokenLetter,
   type PoolCandidates,
 } from './design';
-import { buildMoleculePool, FINGERPRINT_PROJECTION, MOLECULE_FEATURE_NAMES, moleculeSvg } from './molecules';
+import { assemblyMdp } from './assembly';
+import type { FragmentAssemblyMdp } from '../molecules/fragments';
+import {
+  buildMoleculePool,
+  FINGERPRINT_PROJECTION,
+  MOLECULE_FEATURE_NAMES,
+  moleculeProperties,
+  moleculeSvg,
+} from './molecules';
 
 type Campaign = typeof preferenceCampaigns.$inferSelect;
 type Db = AppDb | AppTx;
@@ -84,6 +92,13 @@ async function loadPool(db: Db, campaign: Campaign): Promise<PoolCandidates | un
   return pool;
 }
 
+/** An assembly campaign's MDP (rebuilt from its stored settings; cached in server/preferences/assembly.ts). */
+async function loadAssembly(campaign: Campaign): Promise<FragmentAssemblyMdp | undefined> {
+  return campaign.space.kind === 'molecules' && campaign.space.assembly
+    ? assemblyMdp(campaign.space.assembly)
+    : undefined;
+}
+
 // ----------------------------------------------------------------------------------------- create
 
 export interface NewCampaign {
@@ -122,6 +137,7 @@ export async function createCampaign(db: AppDb, { projectId, userId, input }: Ne
   let space: PreferenceSpace;
   let items: (typeof preferenceItems.$inferInsert)[] = [];
   let pool: PoolCandidates | undefined;
+  let assembly: FragmentAssemblyMdp | undefined;
   if (input.domain === 'tokens') {
     space = {
       kind: 'tokens',
@@ -135,33 +151,54 @@ export async function createCampaign(db: AppDb, { projectId, userId, input }: Ne
     if (input.sourceRunId && input.smiles?.trim())
       throw new PreferenceError('BAD_REQUEST', 'give either pasted SMILES or a run to take molecules from');
     const text = input.sourceRunId ? await runMoleculesText(db, projectId, input.sourceRunId) : input.smiles;
-    const molecules = await buildMoleculePool(text, input.K + 1);
-    space = {
-      kind: 'molecules',
-      size: molecules.molecules.length,
-      source: input.sourceRunId ? 'run' : input.smiles?.trim() ? 'pasted' : 'default',
-      ...(input.sourceRunId ? { sourceRunId: input.sourceRunId } : {}),
-      featureNames: [...MOLECULE_FEATURE_NAMES],
-      normalization: molecules.normalization,
-      fingerprint: { ...FINGERPRINT_PROJECTION },
-    };
-    const d = MOLECULE_FEATURE_NAMES.length;
-    pool = {
-      features: new Float64Array(molecules.features.flat()),
-      labels: molecules.molecules.map((molecule) => molecule.label),
-      smiles: molecules.molecules.map((molecule) => molecule.smiles),
-    };
-    if (pool.features.length !== molecules.molecules.length * d) throw new Error('pool features misshapen');
-    items = molecules.molecules.map((molecule, index) => ({
-      campaignId: '',
-      index,
-      label: molecule.label,
-      smiles: molecule.smiles,
-      features: molecules.features[index],
-      properties: molecule.properties,
-    }));
+    const molecules = await buildMoleculePool(text, input.assembly ? 1 : input.K + 1);
+    if (input.assembly) {
+      const settings = {
+        horizon: input.assembly.horizon,
+        vocab: input.assembly.vocab,
+        mdpSeed: createRng(seed).nextSeed(),
+        library: molecules.molecules.map((molecule) => molecule.smiles),
+      };
+      assembly = await assemblyMdp(settings);
+      config.horizon = settings.horizon;
+      space = {
+        kind: 'molecules',
+        size: assembly.molecules.length,
+        source: input.sourceRunId ? 'run' : input.smiles?.trim() ? 'pasted' : 'default',
+        ...(input.sourceRunId ? { sourceRunId: input.sourceRunId } : {}),
+        featureNames: [...MOLECULE_FEATURE_NAMES],
+        normalization: assembly.normalization!,
+        fingerprint: { ...FINGERPRINT_PROJECTION },
+        assembly: settings,
+      };
+    } else {
+      space = {
+        kind: 'molecules',
+        size: molecules.molecules.length,
+        source: input.sourceRunId ? 'run' : input.smiles?.trim() ? 'pasted' : 'default',
+        ...(input.sourceRunId ? { sourceRunId: input.sourceRunId } : {}),
+        featureNames: [...MOLECULE_FEATURE_NAMES],
+        normalization: molecules.normalization,
+        fingerprint: { ...FINGERPRINT_PROJECTION },
+      };
+      const d = MOLECULE_FEATURE_NAMES.length;
+      pool = {
+        features: new Float64Array(molecules.features.flat()),
+        labels: molecules.molecules.map((molecule) => molecule.label),
+        smiles: molecules.molecules.map((molecule) => molecule.smiles),
+      };
+      if (pool.features.length !== molecules.molecules.length * d) throw new Error('pool features misshapen');
+      items = molecules.molecules.map((molecule, index) => ({
+        campaignId: '',
+        index,
+        label: molecule.label,
+        smiles: molecule.smiles,
+        features: molecules.features[index],
+        properties: molecule.properties,
+      }));
+    }
   }
-  const first = designNextQuery({ config, space, pool, shown: [], index: 1 });
+  const first = designNextQuery({ config, space, pool, assembly, shown: [], index: 1 });
   const prior = priorEstimate(featureDimension(space), config.lambda);
   return db.transaction(async (tx) => {
     const [campaign] = await tx
@@ -359,10 +396,16 @@ export async function queryView(
     pending.options.map(async (option): Promise<QueryOptionView> => ({
       label: option.label,
       smiles: option.smiles,
-      tokens: option.tokens?.map(tokenLetter),
+      // Assembled molecules carry their path as tokens; only the tokens domain shows letters.
+      tokens: option.smiles === undefined ? option.tokens?.map(tokenLetter) : undefined,
       features: option.features,
       svg: option.smiles ? await moleculeSvg(option.smiles) : undefined,
-      properties: option.item === undefined ? undefined : properties.get(option.item),
+      properties:
+        option.item !== undefined
+          ? properties.get(option.item)
+          : option.smiles
+            ? await moleculeProperties(option.smiles)
+            : undefined,
     })),
   );
   return {
@@ -412,6 +455,7 @@ export async function nextQuery(db: AppDb, campaignId: string): Promise<QueryVie
       config: locked.config,
       space: locked.space,
       pool: await loadPool(tx, locked),
+      assembly: await loadAssembly(locked),
       shown: shown.map((query) => optionMatrix(query.options)),
       index,
     });
@@ -531,6 +575,7 @@ export async function answerQuery(db: AppDb, input: AnswerInput): Promise<Answer
         config,
         space,
         pool: await loadPool(tx, campaign),
+        assembly: await loadAssembly(campaign),
         shown: [...shown.map((query) => optionMatrix(query.options)), current],
         exclude:
           input.choice === null

@@ -53,6 +53,27 @@ export const createCampaignSchema = z.discriminatedUnion('domain', [
      * finished molecule-prior (or molecule-design) run of the same project. Excludes `smiles`.
      */
     sourceRunId: z.uuid('sourceRunId must be a run id').optional(),
+    /**
+     * Assembly mode (issue 6 item 3a): options are molecules assembled over `horizon` steps from fragments
+     * of the library above (pasted, run or default), `vocab` choices per step, designed on that MDP.
+     * Absent: pool mode (the options are the library's molecules).
+     */
+    assembly: z
+      .object({
+        horizon: z
+          .number()
+          .int()
+          .min(1, 'horizon must be at least 1')
+          .max(4, 'horizon must be at most 4')
+          .default(3),
+        vocab: z
+          .number()
+          .int()
+          .min(2, 'vocab must be at least 2')
+          .max(8, 'vocab must be at most 8')
+          .default(4),
+      })
+      .optional(),
   }),
 ]);
 export type CreateCampaignInput = z.infer<typeof createCampaignSchema>;

@@ -23,6 +23,8 @@ import {
   type SequenceMdp,
 } from '../engines/pbrl';
 import { createRng, type Rng } from '../engines/random';
+import type { FragmentAssemblyMdp } from '../molecules/fragments';
+import { assemblyLabel } from './assembly';
 import type { PreferenceCampaignConfig, PreferenceOption, PreferenceSpace } from '../../db/schema';
 
 type TokenSpace = Extract<PreferenceSpace, { kind: 'tokens' }>;
@@ -69,6 +71,8 @@ export interface DesignInput {
   space: PreferenceSpace;
   /** The candidates of pool mode (molecules). */
   pool?: PoolCandidates;
+  /** The MDP of assembly mode (molecules with `space.assembly`). */
+  assembly?: FragmentAssemblyMdp;
   /** Features (K·d numbers) of every query shown so far, answered or skipped. */
   shown: Float64Array[];
   /** Pool items the query must not use (the molecules of a query just skipped). */
@@ -101,8 +105,10 @@ export function designNextQuery(input: DesignInput): DesignedPreferenceQuery {
   const rng = queryRng(config.seed, input.index);
   let options: PreferenceOption[];
   let objective: number | null = null;
-  if (space.kind === 'tokens') {
-    const mdp = tokenMdp(space, config.horizon);
+  if (space.kind === 'tokens' || space.assembly) {
+    const built = space.kind === 'molecules' ? input.assembly : undefined;
+    if (space.kind === 'molecules' && !built) throw new Error('an assembly campaign needs its MDP');
+    const mdp = built ? built.mdp : tokenMdp(space as TokenSpace, config.horizon);
     let paths;
     if (config.criterion === 'random') {
       paths = Array.from({ length: config.K }, () => randomPath(mdp, rng));
@@ -119,7 +125,10 @@ export function designNextQuery(input: DesignInput): DesignedPreferenceQuery {
     }
     options = paths.map((path) => {
       const tokens = [...path.actions];
-      return { label: tokens.map(tokenLetter).join(''), tokens, features: [...pathFeatures(mdp, path)] };
+      const features = [...pathFeatures(mdp, path)];
+      if (built)
+        return { label: assemblyLabel(built.steps(path)), smiles: built.molecule(path), tokens, features };
+      return { label: tokens.map(tokenLetter).join(''), tokens, features };
     });
   } else {
     const pool = input.pool;

@@ -183,6 +183,11 @@ const depictions = new Map<string, string>();
 const maxDepictions = 1024;
 
 /** RDKit's 2-D depiction of a molecule as SVG text, cached per SMILES (a few ms each otherwise). */
+/** The display descriptors of a molecule outside a pool (an assembled option). */
+export async function moleculeProperties(smiles: string): Promise<Record<string, number>> {
+  return describeMolecule(await loadRDKit(), smiles, smiles).properties;
+}
+
 export async function moleculeSvg(smiles: string): Promise<string> {
   const cached = depictions.get(smiles);
   if (cached) return cached;

@@ -355,6 +355,49 @@ describe.each(databaseModes)('preference campaigns on %s', (mode) => {
       expect(skip.next?.options.some((option) => skippedLabels.includes(option.label))).toBe(false);
     });
 
+    it('assembles options from fragments of the drugs: valid molecules, designed, refitted', async () => {
+      const { id: campaignId } = await alice.preference.create({
+        projectId,
+        name: 'Assembled',
+        domain: 'molecules',
+        K: 3,
+        budget: 4,
+        seed: 5,
+        assembly: { horizon: 3, vocab: 4 },
+      });
+      const { campaign } = await alice.preference.get({ campaignId });
+      if (campaign.space.kind !== 'molecules' || !campaign.space.assembly)
+        throw new Error('expected assembly');
+      expect(campaign.space.assembly).toMatchObject({ horizon: 3, vocab: 4 });
+      expect(campaign.space.assembly.library).toHaveLength(DEFAULT_DRUGS.length);
+      // V^H = 64 paths at most; merged partial molecules make fewer distinct ones, but more than K.
+      expect(campaign.space.size).toBeGreaterThan(3);
+      expect(campaign.space.size).toBeLessThanOrEqual(64);
+
+      const rdkit = await loadRDKit();
+      const query = await pending(alice, campaignId);
+      expect(query.options).toHaveLength(3);
+      expect(new Set(query.options.map((option) => option.smiles)).size).toBe(3);
+      for (const option of query.options) {
+        const parsed = parseSmiles(rdkit, option.smiles!);
+        expect(parsed.valid).toBe(true);
+        expect(option.smiles).not.toContain('*');
+        expect(option.svg).toMatch(/<svg[\s\S]*<\/svg>/);
+        expect(option.properties?.qed).toBeGreaterThan(0);
+        expect(option.features).toHaveLength(18);
+        expect(option.tokens).toBeUndefined();
+      }
+      const answered = await alice.preference.answer({ campaignId, queryIndex: 1, choice: 1 });
+      // The MDP is cached after creation: the next query is designed fast.
+      expect(answered.timings.totalMs).toBeLessThan(2000);
+      expect(answered.next?.options).toHaveLength(3);
+      const after = await alice.preference.get({ campaignId });
+      expect(after.campaign.theta.some((value) => value !== 0)).toBe(true);
+      // The learned reward of an assembly campaign applies to any molecule, like a pool campaign's.
+      const reward = await alice.preference.learnedReward({ campaignId });
+      expect(reward.mean).toEqual(campaign.space.normalization.mean);
+    });
+
     it('takes a pasted list with names, and refuses invalid SMILES with their line numbers', async () => {
       const text = [
         'smiles,name',

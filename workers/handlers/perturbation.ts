@@ -59,20 +59,22 @@ export const perturbationFitHandler = defineHandler({
     const mean = summary.metrics.mean;
     const singles = summary.metrics.held_out_singles.mean;
     const metric = (value: number | null | undefined) => value ?? Number.NaN;
+    const metrics = {
+      cells: summary.cells,
+      genes: summary.genes,
+      held_out: summary.held_out.length,
+      energy_distance_lcd: metric(mean?.lcd.all.energy_distance),
+      energy_distance_additive: metric(mean?.additive.all.energy_distance),
+      energy_distance_control: metric(mean?.control.all.energy_distance),
+      rmse_mean_lcd: metric(mean?.lcd.all.rmse_mean),
+      rmse_mean_additive: metric(mean?.additive.all.rmse_mean),
+      held_out_singles: summary.metrics.held_out_singles.per_gene.length,
+      energy_distance_lcd_singles: metric(singles?.lcd.all.energy_distance),
+      energy_distance_mean_shift_singles: metric(singles?.mean_single_shift.all.energy_distance),
+    };
     return {
-      metrics: {
-        cells: summary.cells,
-        genes: summary.genes,
-        held_out: summary.held_out.length,
-        energy_distance_lcd: metric(mean?.lcd.all.energy_distance),
-        energy_distance_additive: metric(mean?.additive.all.energy_distance),
-        energy_distance_control: metric(mean?.control.all.energy_distance),
-        rmse_mean_lcd: metric(mean?.lcd.all.rmse_mean),
-        rmse_mean_additive: metric(mean?.additive.all.rmse_mean),
-        held_out_singles: summary.metrics.held_out_singles.per_gene.length,
-        energy_distance_lcd_singles: metric(singles?.lcd.all.energy_distance),
-        energy_distance_mean_shift_singles: metric(singles?.mean_single_shift.all.energy_distance),
-      },
+      // A metric that does not apply (no combinations held out, none left out) is left out, not NaN.
+      metrics: Object.fromEntries(Object.entries(metrics).filter(([, value]) => Number.isFinite(value))),
       timings: { trainSeconds: metric(summary.train_seconds) },
       artifacts: {
         perturbation: {
