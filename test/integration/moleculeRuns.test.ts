@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { models } from '../../db/schema';
 import type { Runtime } from '../../server/runtime';
 import { handleMoleculeSdf } from '../../server/moleculeExport';
+import { loadRDKit, parseSmiles } from '../../server/molecules/rdkit';
 import { startWorker } from '../../workers/runner';
 import { callerFor, createTestRuntime, signUp, waitFor } from '../support/runtime';
 import { smallDrugLibrary } from '../support/molecules';
@@ -137,7 +138,14 @@ describe('molecule runs (PGlite)', () => {
     if (campaign.space.kind !== 'molecules') throw new Error('expected a molecule space');
     expect(campaign.space.size).toBe(new Set(priorMolecules.map((m) => m.smiles)).size);
     const { query } = await alice.preference.next({ campaignId });
-    const sampled = new Set(priorMolecules.map((m) => m.smiles));
+    // The pool holds RDKit's canonical SMILES of the samples.
+    const rdkit = await loadRDKit();
+    const sampled = new Set(
+      priorMolecules.map((m) => {
+        const parsed = parseSmiles(rdkit, m.smiles);
+        return parsed.valid ? parsed.canonical : '';
+      }),
+    );
     for (const option of query!.options) {
       expect(sampled.has(option.smiles!)).toBe(true);
       expect(option.label).toMatch(/^sample \d+$/);
