@@ -25,7 +25,12 @@ import { runReaderBench } from '../bench/perturbationReaders';
 import { LcdModel, sampleLcd } from '../server/engines/lcd';
 import { initTensorBackend } from '../server/engines/tensor';
 import { readCsvScreen } from '../server/perturbation/csv';
-import { cliprMatrix, fitPerturbationModel, type PerturbModelFile } from '../server/perturbation/fit';
+import {
+  cliprMatrix,
+  fitPerturbationModel,
+  latentsToObserved,
+  type PerturbModelFile,
+} from '../server/perturbation/fit';
 import { readH5ad, writeH5ad } from '../server/perturbation/h5ad';
 import { GUIDE_TARGET_COLUMN, readMtxScreen } from '../server/perturbation/mtx';
 import { syntheticScreen, transposed } from '../server/perturbation/synthetic';
@@ -42,13 +47,15 @@ export const perturbUsage = [
   'tributary perturb fit --data FILE.h5ad|FILE.csv --perturbation-key KEY --control LABEL --out DIR',
   '                      [--counts|--lognorm] [--steps 2000] [--seed 0] [--holdout-combinations K]',
   '                      [--max-genes N] [--predicted-cells N] [--holdout-singles G1,G2]',
-  '                      [--holdout-single-steps N]',
+  '                      [--holdout-single-steps N] [--measurement zip|none]',
   '  Preprocesses the screen (--counts: QC, normalise to the median control library, log1p; --lognorm: X',
   '  as it is; default: counts when X holds non-negative integers), holds out K combinations (default a',
   '  fifth; only those whose genes are all perturbed in training; none without combinations), trains LCD',
   '  (progress on stderr) and writes DIR/model.json and DIR/summary.json: held-out metrics (RMSE of the',
   '  mean, Pearson of the mean shift, energy distance, MMD; all genes and top-20 DE) next to the control',
-  '  and additive baselines, with the relative change, and the training time. --holdout-singles: also',
+  '  and additive baselines, with the relative change, and the training time. Counts: LCD models the',
+  '  latents of a zero-inflated Poisson measurement model fitted first (--measurement none: log1p of',
+  '  normalised counts instead). --holdout-singles: also',
   '  leave each listed single knockout out (one more model each, --holdout-single-steps steps) and score',
   '  its prediction against the control and mean-single-shift baselines.',
   'tributary perturb predict --model DIR --perturbations "A+B,C+D" [--cells 100] [--seed 0] --out FILE.csv',
@@ -210,6 +217,7 @@ async function runFit(rest: string[], usageError: UsageErrorFactory) {
       'predicted-cells': { type: 'string' },
       'holdout-singles': { type: 'string' },
       'holdout-single-steps': { type: 'string' },
+      measurement: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -245,6 +253,11 @@ async function runFit(rest: string[], usageError: UsageErrorFactory) {
       values['holdout-combinations'] === undefined
         ? undefined
         : integer('holdout-combinations', values['holdout-combinations'], 0, 0, usageError),
+    measurement: (() => {
+      const value = values.measurement ?? 'zip';
+      if (value !== 'zip' && value !== 'none') throw usageError('--measurement must be zip or none');
+      return value;
+    })(),
     holdOutSingles: values['holdout-singles']
       ?.split(',')
       .map((gene) => gene.trim())
@@ -334,7 +347,10 @@ async function runPredict(rest: string[], usageError: UsageErrorFactory) {
   const model = LcdModel.fromWeights(file.prediction);
   try {
     const started = performance.now();
-    const predicted = sampleLcd(model, sets, cells, { seed });
+    // With a measurement model the samples are latents: counts are drawn through it and normalised.
+    const predicted = sampleLcd(model, sets, cells, { seed }).map((latents, s) =>
+      latentsToObserved(latents, file.measurement, file.target_library_size, seed + 7919 * (s + 1)),
+    );
     const d = model.dimension;
     const rows: (string | number)[][] = [['perturbation', ...file.genes]];
     sets.forEach((set, s) => {

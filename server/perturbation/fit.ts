@@ -16,6 +16,7 @@ import {
   type DistributionScores,
   type LcdWeights,
 } from '../engines/lcd';
+import { fitZipMeasurement, sampleCounts, type ZipMeasurement } from '../engines/lcd/measurement';
 import { createRng } from '../engines/random';
 import { initTensorBackend } from '../engines/tensor';
 import { preprocessScreen, type InputKind } from './preprocess';
@@ -43,6 +44,35 @@ export interface PerturbModelFile {
    */
   prediction: LcdWeights;
   clipr: LcdWeights;
+  /**
+   * The ZIP measurement model (counts only, DESIGN.md §5): LCD then models its latents, and predictions are
+   * counts drawn through it, normalised to `target_library_size` and log1p'd. Absent: LCD models X itself.
+   */
+  measurement?: ZipMeasurement;
+}
+
+/**
+ * Predicted latents in the units of the observed cells (DESIGN.md §5 "measurement model"): counts drawn
+ * from ZIP(π_j, u_j·softplus(s_ij)), each cell normalised to the target library size, then log1p — the
+ * preprocessing the observed counts went through. Without a measurement model, the latents are the units.
+ */
+export function latentsToObserved(
+  latents: Float32Array,
+  measurement: ZipMeasurement | undefined,
+  targetLibrarySize: number | null,
+  seed: number,
+): Float32Array {
+  if (!measurement || targetLibrarySize === null) return latents;
+  const rng = createRng(seed);
+  const counts = sampleCounts(measurement, latents, () => rng.uniform());
+  const d = measurement.scale.length;
+  for (let start = 0; start < counts.length; start += d) {
+    let library = 0;
+    for (let j = 0; j < d; j++) library += counts[start + j];
+    const factor = library > 0 ? targetLibrarySize / library : 0;
+    for (let j = 0; j < d; j++) counts[start + j] = Math.log1p(counts[start + j] * factor);
+  }
+  return counts;
 }
 
 const round6 = (value: number) => (Number.isFinite(value) ? Math.round(value * 1e6) / 1e6 : null);
@@ -139,6 +169,11 @@ export interface FitOptions {
   maxGenes?: number;
   predictedCells?: number;
   /**
+   * The measurement model: 'zip' (default for counts) fits ZIP on the training cells' counts and trains
+   * LCD on its latents; 'none' trains LCD on log1p of normalised counts. Log-normalised input has none.
+   */
+  measurement?: 'zip' | 'none';
+  /**
    * Leave-one-out over single knockouts: for each gene, a prediction model trained without any condition
    * that perturbs it (DESIGN.md §5: the held-out gene gets the mean embedding), scored on its observed cells
    * against the control and mean-single-shift baselines. Each costs one more training run.
@@ -194,9 +229,31 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
   prepared.environmentOfCell.forEach((e, cell) => {
     if (trainingIndex.has(e)) trainingCells.push(cell);
   });
+  // DESIGN.md §5: for counts, the ZIP measurement model is fitted first (on the training cells only, so
+  // held-out cells inform nothing) and LCD models its standardised latents.
+  let measurement: ZipMeasurement | undefined;
+  let modelValues = prepared.X.values;
+  if (prepared.counts && (options.measurement ?? 'zip') === 'zip') {
+    const zipStarted = performance.now();
+    const zip = fitZipMeasurement(rowsOf(prepared.counts.values, d, trainingCells), d, {
+      signal: options.signal,
+    });
+    measurement = zip.measurement;
+    modelValues = new Float32Array(prepared.X.values.length);
+    trainingCells.forEach((cell, row) =>
+      modelValues.set(zip.latents.subarray(row * d, (row + 1) * d), cell * d),
+    );
+    const meanDropout = measurement.dropout.reduce((a, b) => a + b, 0) / d;
+    await progress(
+      `ZIP measurement model fitted on ${trainingCells.length} cells in ` +
+        `${((performance.now() - zipStarted) / 1000).toFixed(1)} s (mean dropout π ${meanDropout.toFixed(3)})`,
+    );
+  }
+  const toObserved = (latents: Float32Array, seed: number) =>
+    latentsToObserved(latents, measurement, prepared.targetLibrarySize, seed);
   const data = {
     dimension: d,
-    cells: rowsOf(prepared.X.values, d, trainingCells),
+    cells: rowsOf(modelValues, d, trainingCells),
     conditions: training.map((e) => environments[e].genes),
     conditionOfCell: Int32Array.from(trainingCells, (cell) =>
       trainingIndex.get(prepared.environmentOfCell[cell])!,
@@ -277,9 +334,10 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
       const observedRows = cellsOf(e);
       const observed = rowsOf(prepared.X.values, d, observedRows);
       const cellCount = options.predictedCells ?? Math.min(1000, Math.max(50, observedRows.length));
-      const [predicted] = sampleLcd(prediction.model, [environment.genes], cellCount, {
+      const [latents] = sampleLcd(prediction.model, [environment.genes], cellCount, {
         seed: options.seed + 1000 + e,
       });
+      const predicted = toObserved(latents, options.seed + 3000 + e);
       const missing = environment.genes.filter((gene) => !singleOf.has(gene));
       const singleMeans = environment.genes.flatMap((gene) => {
         const single = singleOf.get(gene);
@@ -318,7 +376,7 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
       const foldCells = trainingCells.filter((cell) => foldIndex.has(prepared.environmentOfCell[cell]));
       const foldData = {
         dimension: d,
-        cells: rowsOf(prepared.X.values, d, foldCells),
+        cells: rowsOf(modelValues, d, foldCells),
         conditions: foldEnvironments.map((e) => environments[e].genes),
         conditionOfCell: Int32Array.from(foldCells, (cell) =>
           foldIndex.get(prepared.environmentOfCell[cell])!,
@@ -335,7 +393,8 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
         const observedRows = cellsOf(test);
         const observed = rowsOf(prepared.X.values, d, observedRows);
         const cellCount = options.predictedCells ?? Math.min(1000, Math.max(50, observedRows.length));
-        const [predicted] = sampleLcd(fold.model, [[gene]], cellCount, { seed: options.seed + 2000 + test });
+        const [latents] = sampleLcd(fold.model, [[gene]], cellCount, { seed: options.seed + 2000 + test });
+        const predicted = toObserved(latents, options.seed + 4000 + test);
         const trainingSingleMeans = foldEnvironments
           .filter((e) => environments[e].kind === 'single')
           .map((e) => meanOf(rowsOf(prepared.X.values, d, cellsOf(e)), d));
@@ -409,9 +468,11 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
       held_out: heldOut.map((e) => environments[e].key),
       prediction: prediction.model.getWeights(),
       clipr: cliprTrained.model.getWeights(),
+      ...(measurement ? { measurement } : {}),
     };
     const summary = {
       input_kind: inputKind,
+      measurement: measurement ? 'zip' : 'none',
       cells: prepared.cells.length,
       genes: d,
       perturbed_genes: modelFile.perturbed_genes.length,

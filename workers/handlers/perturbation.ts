@@ -39,6 +39,7 @@ export const perturbationFitHandler = defineHandler({
       holdOutCombinations: config.holdOutCombinations,
       maxGenes: config.maxGenes,
       holdOutSingles: config.holdOutSingles,
+      measurement: config.measurement,
       holdOutSingleSteps: config.holdOutSingleSteps,
       onProgress: async (message, detail) => {
         if (detail) {

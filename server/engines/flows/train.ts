@@ -35,6 +35,13 @@ export interface TrainFlowMatchingOptions {
   ema?: { decay: number };
   /** Standard deviation of the optional Gaussian tube around the straight path (default 0, DESIGN.md §1). */
   sigma?: number;
+  /**
+   * The conditional path, when not the straight line of DESIGN.md §1 (e.g. the geodesic on a torus); it
+   * replaces `sigma`.
+   */
+  matcher?: ConditionalFlowMatcher;
+  /** Draws the base samples x0 [n, d] from a seed, when not N(0, I) (e.g. uniform on a torus). */
+  sampleBase?: (shape: [number, number], seed: number) => tf.Tensor2D;
   /** Called every `reportEvery` steps and at the last step, and awaited; throwing cancels training. */
   onStep?: (info: TrainStepInfo) => void | Promise<void>;
   /** Default: about 100 reports per run. */
@@ -63,7 +70,7 @@ export async function trainFlowMatching(options: TrainFlowMatchingOptions): Prom
   if (!(learningRate > 0)) throw new Error(`learningRate must be positive, got ${learningRate}`);
 
   const rng = createRng(seed);
-  const matcher = new ConditionalFlowMatcher(options.sigma ?? 0);
+  const matcher = options.matcher ?? new ConditionalFlowMatcher(options.sigma ?? 0);
   const variables = field.trainableVariables;
   const optimizer = adam(learningRate);
   const average = options.ema ? new WeightAverage(variables, options.ema.decay) : undefined;
@@ -99,7 +106,10 @@ export async function trainFlowMatching(options: TrainFlowMatchingOptions): Prom
     const x1 = sampleData(batchSize, rng);
     try {
       const lossTensor = tf.tidy(() => {
-        const x0 = tf.randomNormal<tf.Rank.R2>(x1.shape, 0, 1, 'float32', rng.nextSeed());
+        const baseSeed = rng.nextSeed();
+        const x0 = options.sampleBase
+          ? options.sampleBase(x1.shape, baseSeed)
+          : tf.randomNormal<tf.Rank.R2>(x1.shape, 0, 1, 'float32', baseSeed);
         const t = tf.randomUniform([x1.shape[0], 1], 0, 1, 'float32', rng.nextSeed());
         const noiseSeed = rng.nextSeed();
         const loss = optimizer.minimize(

@@ -36,8 +36,11 @@ export interface Conformer {
   /** MMFF94 energy after minimisation, kcal/mol. */
   readonly energy: number;
   readonly converged: boolean;
-  /** 'embedded' from OpenChemLib's generator, 'random-torsions' from torsions drawn uniformly. */
-  readonly origin: 'embedded' | 'random-torsions';
+  /**
+   * 'embedded' from OpenChemLib's generator, 'random-torsions' from torsions drawn uniformly, 'flow' from a
+   * torsional flow's sample (torsionalFlow.ts).
+   */
+  readonly origin: 'embedded' | 'random-torsions' | 'flow';
 }
 
 export interface Ensemble {
@@ -58,7 +61,7 @@ export interface Ensemble {
 }
 
 /** Pairs of atoms more than three bonds apart, whose approach below CLASH_DISTANCE marks a clash. */
-function nonBondedPairs(topology: MoleculeTopology): Int32Array {
+export function nonBondedPairs(topology: MoleculeTopology): Int32Array {
   const pairs: number[] = [];
   for (let start = 0; start < topology.atomCount; start++) {
     const depth = new Map<number, number>([[start, 0]]);
@@ -81,7 +84,7 @@ function nonBondedPairs(topology: MoleculeTopology): Int32Array {
 /** Closer than this (Å), two atoms overlap so badly that minimisation from there is wasted work. */
 const CLASH_DISTANCE = 1.2;
 
-function hasClash(coordinates: Float64Array, pairs: Int32Array): boolean {
+export function hasClash(coordinates: Float64Array, pairs: Int32Array): boolean {
   for (let k = 0; k < pairs.length; k += 2) {
     const i = 3 * pairs[k];
     const j = 3 * pairs[k + 1];
@@ -113,7 +116,7 @@ function randomTorsionCandidate(
 }
 
 /** Stereo elements of the molecule: centres (with three reference neighbours) and double bonds (with a dihedral). */
-interface StereoElements {
+export interface StereoElements {
   readonly centres: readonly [number, number, number, number][];
   readonly doubleBonds: readonly [number, number, number, number][];
 }
@@ -122,7 +125,7 @@ interface StereoElements {
  * OpenChemLib's stereocentres and stereo double bonds. Minimisation from a clashing start can push an atom
  * through a plane and invert a centre or flip E/Z; such a conformer belongs to another stereoisomer.
  */
-function stereoElements(molecule: OclMolecule, topology: MoleculeTopology): StereoElements {
+export function stereoElements(molecule: OclMolecule, topology: MoleculeTopology): StereoElements {
   const OCL = openChemLib();
   molecule.ensureHelperArrays(OCL.Molecule.cHelperParities);
   const centres: [number, number, number, number][] = [];
@@ -143,7 +146,7 @@ function stereoElements(molecule: OclMolecule, topology: MoleculeTopology): Ster
 }
 
 /** Signs of the chiral volumes and of cos(dihedral) across stereo double bonds. */
-function stereoSignature(coordinates: Float64Array, elements: StereoElements): string {
+export function stereoSignature(coordinates: Float64Array, elements: StereoElements): string {
   const signs: string[] = elements.centres.map(([centre, a, b, c]) => {
     const v = [a, b, c].map((atom) =>
       [0, 1, 2].map((k) => coordinates[3 * atom + k] - coordinates[3 * centre + k]),
