@@ -5,7 +5,12 @@ import type { RouterOutputs } from './types';
 import type { RfmNodeView } from '~/server/jobs/rfm';
 import { Plot } from './Plot';
 import { MoleculeGrid, type MoleculeRow } from './molecules/MoleculeGrid';
-import { PerturbationPlots, type PerturbationArtifact } from './perturbation/PerturbationPlots';
+import { ConformerPlots, type ConformerArtifact } from './conformers/ConformerPlots';
+import {
+  PerturbationPlots,
+  type ConditionDistributions,
+  type PerturbationArtifact,
+} from './perturbation/PerturbationPlots';
 import { RfmPlots } from './RfmPlots';
 import { Card, formatDuration, ProgressBar, StatusBadge } from './ui';
 
@@ -87,8 +92,15 @@ export function RunDashboard({ dashboard, actions }: { dashboard: Dashboard; act
           sdfHref={'role' in dashboard ? `/api/runs/${run.id}/molecules.sdf` : undefined}
         />
       )}
+      {artifacts.conformers !== undefined && artifacts.conformers !== null && (
+        <ConformerPlots artifact={artifacts.conformers as ConformerArtifact} runName={run.name} />
+      )}
       {artifacts.perturbation !== undefined && artifacts.perturbation !== null && (
-        <PerturbationPlots artifact={artifacts.perturbation as PerturbationArtifact} />
+        <PerturbationPlots
+          artifact={artifacts.perturbation as PerturbationArtifact}
+          distributions={artifacts.perturbationDistributions as ConditionDistributions[] | undefined}
+          downloadBase={'role' in dashboard ? `/api/runs/${run.id}/perturbation` : undefined}
+        />
       )}
 
       <Card title="Log">

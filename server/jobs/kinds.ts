@@ -3,6 +3,7 @@
  * validates a run request completely before anything is queued; workers validate again.
  */
 import { z } from 'zod';
+import { conformerConfigSchema } from './conformerConfig';
 import { flow2dConfigSchema } from './flow2dConfig';
 import { moleculeDesignConfigSchema, moleculePriorConfigSchema } from './moleculeConfig';
 import { noopConfigSchema } from './noopConfig';
@@ -18,6 +19,7 @@ export const runRequestSchema = z.discriminatedUnion('kind', [
   }),
   z.object({ kind: z.literal('molecule-design'), config: moleculeDesignConfigSchema }),
   z.object({ kind: z.literal('perturbation-fit'), config: perturbationFitConfigSchema }),
+  z.object({ kind: z.literal('conformers'), config: conformerConfigSchema }),
   z.object({ kind: z.literal('noop'), config: noopConfigSchema.default(noopConfigSchema.parse({})) }),
 ]);
 

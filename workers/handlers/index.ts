@@ -1,3 +1,4 @@
+import { conformerHandler } from './conformers';
 import { flow2dHandler } from './flow2d';
 import { moleculeDesignHandler, moleculePriorHandler } from './molecules';
 import { noopHandler } from './noop';
@@ -7,6 +8,7 @@ import type { RunHandler } from './types';
 
 /** Every job kind a worker can run, by the `kind` stored on the run. */
 export const runHandlers: Record<string, RunHandler> = {
+  conformers: conformerHandler,
   flow2d: flow2dHandler,
   'molecule-prior': moleculePriorHandler,
   'molecule-design': moleculeDesignHandler,

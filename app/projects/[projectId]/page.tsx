@@ -4,6 +4,7 @@ import { use, useState } from 'react';
 import { FilesSection } from '~/components/FilesSection';
 import { FlowStudio } from '~/components/studio/FlowStudio';
 import { MoleculesSection } from '~/components/molecules/MoleculesSection';
+import { ConformersSection } from '~/components/conformers/ConformersSection';
 import { PerturbationSection } from '~/components/perturbation/PerturbationSection';
 import { Flow2dForm } from '~/components/Flow2dForm';
 import { CampaignsSection } from '~/components/preferences/CampaignsSection';
@@ -24,9 +25,7 @@ const sections = [
 ] as const;
 type Section = (typeof sections)[number];
 
-const plannedSections: Partial<Record<Section, string>> = {
-  Conformers: 'Generate low-energy 3-D conformers with flows steered by an energy reward.',
-};
+const plannedSections: Partial<Record<Section, string>> = {};
 
 export default function ProjectPage({ params }: { params: Promise<{ projectId: string }> }) {
   const { projectId } = use(params);
@@ -93,6 +92,7 @@ export default function ProjectPage({ params }: { params: Promise<{ projectId: s
         </Card>
       )}
       {section === 'Molecules' && <MoleculesSection projectId={projectId} canEdit={canEdit} />}
+      {section === 'Conformers' && <ConformersSection projectId={projectId} canEdit={canEdit} />}
       {section === 'Perturbation' && <PerturbationSection projectId={projectId} canEdit={canEdit} />}
       {section === 'Preferences' && (
         <CampaignsSection projectId={projectId} canEdit={canEdit} members={project.data.members} />

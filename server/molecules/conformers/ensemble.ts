@@ -27,8 +27,11 @@ export interface EnsembleOptions {
   readonly maxCandidates?: number;
   readonly variant?: MmffVariant;
   readonly maxMinimisationIterations?: number;
-  /** Called after each candidate (e.g. to report job progress). */
-  readonly onCandidate?: (candidates: number, kept: number) => void;
+  /**
+   * Called after each candidate and awaited (a job reports progress and lets the event loop run here;
+   * throwing cancels).
+   */
+  readonly onCandidate?: (candidates: number, kept: number) => void | Promise<void>;
 }
 
 export interface Conformer {
@@ -232,12 +235,12 @@ export async function generateEnsemble(smiles: string, options: EnsembleOptions)
     // conformer.
     if (!isFiniteResult(minimised)) {
       failedMinimisations++;
-      options.onCandidate?.(candidates, kept.length);
+      await options.onCandidate?.(candidates, kept.length);
       continue;
     }
     if (stereoSignature(minimised.coordinates, stereo) !== baseSignatures[baseIndex]) {
       stereoChanges++;
-      options.onCandidate?.(candidates, kept.length);
+      await options.onCandidate?.(candidates, kept.length);
       continue;
     }
     const conformer: Conformer = {
@@ -250,7 +253,7 @@ export async function generateEnsemble(smiles: string, options: EnsembleOptions)
     const duplicate = kept.findIndex((other) => symmetric.rmsd(centred, other.centred) < rmsdThreshold);
     if (duplicate < 0) kept.push({ conformer, centred });
     else if (conformer.energy < kept[duplicate].conformer.energy) kept[duplicate] = { conformer, centred };
-    options.onCandidate?.(candidates, kept.length);
+    await options.onCandidate?.(candidates, kept.length);
   }
   const conformers = kept.map((entry) => entry.conformer).sort((a, b) => a.energy - b.energy);
   return {

@@ -1,0 +1,15 @@
+/**
+ * Config of the conformer job (DESIGN.md §4, issue 7 "UI"), validated by the API before anything is queued
+ * and by the worker again. Free of chemistry and tensor code.
+ */
+import { z } from 'zod';
+
+export const conformerConfigSchema = z.object({
+  /** The molecule; hydrogens are added, stereo kept. Checked by RDKit in the worker. */
+  smiles: z.string().trim().min(1, 'enter a SMILES').max(500, 'at most 500 characters of SMILES'),
+  /** Distinct conformers wanted (fewer come back when the molecule has fewer distinct minima). */
+  n: z.number().int().min(1).max(200).default(30),
+  /** Heavy-atom RMSD (Å) under which two minimised conformers count as one. */
+  rmsdThreshold: z.number().min(0).max(5).default(0.5),
+});
+export type ConformerConfig = z.infer<typeof conformerConfigSchema>;

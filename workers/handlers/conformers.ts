@@ -1,0 +1,86 @@
+/**
+ * The conformer job (DESIGN.md §4): an MMFF94 ensemble of one molecule (OpenChemLib embeddings and random
+ * torsions, each minimised, deduplicated by heavy-atom RMSD; server/molecules/conformers/ensemble.ts), with
+ * its energy summary, diversity, and the conformers as an SD file for the 3-D viewer and the download.
+ */
+import { conformerConfigSchema } from '../../server/jobs/conformerConfig';
+import { defineHandler } from './types';
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+export const conformerHandler = defineHandler({
+  configSchema: conformerConfigSchema,
+  usesTensors: false,
+  async run({ config, seed, reportProgress }) {
+    const { loadRDKit, parseSmiles } = await import('../../server/molecules/rdkit');
+    const { generateEnsemble } = await import('../../server/molecules/conformers/ensemble');
+    const metrics = await import('../../server/molecules/conformers/metrics');
+    const { heavyAtomGraph, SymmetricRmsd } = await import('../../server/molecules/conformers/rmsd');
+    const { writeSdf } = await import('../../server/molecules/conformers/sdf');
+
+    const parsed = parseSmiles(await loadRDKit(), config.smiles);
+    if (!parsed.valid) throw new Error(`"${config.smiles}" is not a valid SMILES: ${parsed.error}`);
+    await reportProgress({ fraction: 0.02, message: `embedding ${parsed.canonical}` });
+    const maxCandidates = 3 * config.n + 10;
+    const ensemble = await generateEnsemble(config.smiles, {
+      n: config.n,
+      seed,
+      rmsdThreshold: config.rmsdThreshold,
+      maxCandidates,
+      onCandidate: async (candidates, kept) => {
+        await reportProgress({
+          fraction: 0.05 + 0.9 * Math.min(1, candidates / maxCandidates),
+          step: candidates,
+          totalSteps: maxCandidates,
+          message: `${candidates} candidates minimised, ${kept} distinct conformers`,
+        });
+        // Each minimisation blocks for ~0.1 s: let the in-process server answer between them.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      },
+    });
+    const conformers = ensemble.conformers;
+    if (conformers.length === 0) throw new Error('no conformer survived minimisation');
+    const energies = conformers.map((conformer) => conformer.energy);
+    const summary = metrics.energySummary(energies);
+    const coordinates = conformers.map((conformer) => conformer.coordinates);
+    const rmsd = new SymmetricRmsd(heavyAtomGraph(ensemble.topology)).matrix(coordinates, coordinates);
+    const distinct = metrics.distinctConformerIndices(rmsd, config.rmsdThreshold).length;
+    const sdf = writeSdf(
+      ensemble.topology,
+      conformers.map((conformer, index) => ({
+        name: `${parsed.canonical} conformer ${index + 1}`,
+        coordinates: conformer.coordinates,
+        properties: { ENERGY: conformer.energy.toFixed(4), ORIGIN: conformer.origin },
+      })),
+    );
+    return {
+      metrics: {
+        conformers: conformers.length,
+        min_energy: round4(summary.min),
+        mean_energy: round4(summary.mean),
+        boltzmann_energy: round4(summary.boltzmann),
+        distinct,
+        mean_pairwise_rmsd: round4(metrics.meanPairwiseRmsd(rmsd)),
+        rotatable_bonds: ensemble.rotatableBonds.length,
+      },
+      timings: { seconds: round4(ensemble.seconds) },
+      artifacts: {
+        conformers: {
+          smiles: parsed.canonical,
+          energyUnit: 'kcal/mol (MMFF94)',
+          table: conformers.map((conformer, index) => ({
+            index: index + 1,
+            energy: round4(conformer.energy),
+            relative: round4(conformer.energy - summary.min),
+            origin: conformer.origin,
+            converged: conformer.converged,
+          })),
+          candidates: ensemble.candidates,
+          failedMinimisations: ensemble.failedMinimisations,
+          stereoChanges: ensemble.stereoChanges,
+          sdf,
+        },
+      },
+    };
+  },
+});
