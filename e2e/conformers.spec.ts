@@ -55,7 +55,7 @@ test('generate conformers, view them in 3-D, download the SDF', async ({ browser
   ]);
   const sdf = fs.readFileSync(await download.path(), 'utf8');
   expect(sdf.split('$$$$').filter((record) => record.trim() !== '')).toHaveLength(rows);
-  expect(sdf).toContain('> <ENERGY>');
+  expect(sdf).toContain('<ENERGY>');
   expect(errors).toEqual([]);
   await context.close();
 });

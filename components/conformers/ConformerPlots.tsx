@@ -8,7 +8,15 @@ import { ConformerViewer } from './ConformerViewer';
 export interface ConformerArtifact {
   smiles: string;
   energyUnit: string;
-  table: { index: number; energy: number; relative: number; origin: string; converged: boolean }[];
+  table: {
+    index: number;
+    energy: number;
+    relative: number;
+    origin: string;
+    converged: boolean;
+    /** GFN2-xTB energy above the ensemble's lowest, kcal/mol (runs with the xtb energy). */
+    xtbRelative?: number;
+  }[];
   candidates: number;
   sdf: string;
 }
@@ -26,6 +34,7 @@ export function ConformerPlots({ artifact, runName }: { artifact: ConformerArtif
   const records = useMemo(() => sdfRecords(artifact.sdf), [artifact.sdf]);
   const [shown, setShown] = useState(0);
   const row = artifact.table[shown];
+  const hasXtb = artifact.table.some((r) => r.xtbRelative !== undefined);
 
   function download() {
     const url = URL.createObjectURL(new Blob([artifact.sdf], { type: 'chemical/x-mdl-sdfile' }));
@@ -76,7 +85,20 @@ export function ConformerPlots({ artifact, runName }: { artifact: ConformerArtif
         <Card title="Energies relative to the lowest (kcal/mol)">
           <Plot
             label="conformer energy histogram"
-            data={[{ type: 'histogram', x: artifact.table.map((r) => r.relative), nbinsx: 20 }]}
+            data={[
+              { type: 'histogram', name: 'MMFF94', x: artifact.table.map((r) => r.relative), nbinsx: 20 },
+              ...(hasXtb
+                ? [
+                    {
+                      type: 'histogram',
+                      name: 'GFN2-xTB',
+                      x: artifact.table.map((r) => r.xtbRelative),
+                      nbinsx: 20,
+                      opacity: 0.6,
+                    },
+                  ]
+                : []),
+            ]}
             layout={{
               height: 320,
               xaxis: { title: { text: 'ΔE (kcal/mol)' } },
@@ -92,6 +114,7 @@ export function ConformerPlots({ artifact, runName }: { artifact: ConformerArtif
                   <th>#</th>
                   <th>E (kcal/mol)</th>
                   <th>ΔE</th>
+                  {hasXtb && <th>ΔE xtb</th>}
                   <th>origin</th>
                 </tr>
               </thead>
@@ -105,6 +128,7 @@ export function ConformerPlots({ artifact, runName }: { artifact: ConformerArtif
                     <td>{r.index}</td>
                     <td>{r.energy.toFixed(3)}</td>
                     <td>{r.relative.toFixed(3)}</td>
+                    {hasXtb && <td>{r.xtbRelative?.toFixed(3)}</td>}
                     <td>{r.origin}</td>
                   </tr>
                 ))}

@@ -31,6 +31,7 @@ export function ConformersSection({ projectId, canEdit }: { projectId: string; c
         smiles,
         n: Number(form.get('n')),
         rmsdThreshold: Number(form.get('rmsd')),
+        energy: formText(form, 'energy') as 'mmff' | 'xtb',
       },
     });
   }
@@ -78,6 +79,12 @@ export function ConformersSection({ projectId, canEdit }: { projectId: string; c
         </Field>
         <Field label="RMSD threshold (Å)">
           <Input name="rmsd" type="number" min={0} max={5} step="any" defaultValue={0.5} required />
+        </Field>
+        <Field label="Energy">
+          <Select name="energy" defaultValue="mmff">
+            <option value="mmff">MMFF94</option>
+            <option value="xtb">MMFF94, then GFN2-xTB single points</option>
+          </Select>
         </Field>
         <Button type="submit" disabled={!canEdit || start.isPending}>
           Generate

@@ -11,5 +11,10 @@ export const conformerConfigSchema = z.object({
   n: z.number().int().min(1).max(200).default(30),
   /** Heavy-atom RMSD (Å) under which two minimised conformers count as one. */
   rmsdThreshold: z.number().min(0).max(5).default(0.5),
+  /**
+   * 'mmff': MMFF94 energies. 'xtb': the MMFF94 ensemble re-scored by GFN2-xTB single points (the xtb
+   * program; slower, more accurate), each conformer's xtb energy stored beside its MMFF94 one.
+   */
+  energy: z.enum(['mmff', 'xtb']).default('mmff'),
 });
 export type ConformerConfig = z.infer<typeof conformerConfigSchema>;

@@ -36,7 +36,7 @@ describe('conformer runs (PGlite)', () => {
     const { id } = await alice.run.start({
       projectId,
       kind: 'conformers',
-      config: { smiles: 'CCCCO', n: 6 },
+      config: { smiles: 'CCCCO', n: 6, energy: 'xtb' },
       seed: 3,
     });
     const run = await finished(id);
@@ -58,6 +58,12 @@ describe('conformer runs (PGlite)', () => {
     const rdkit = oracleEnergies(artifact.sdf);
     expect(rdkit).toHaveLength(n);
     rdkit.forEach((row, i) => expect(Math.abs(row.energy! - energies[i])).toBeLessThan(0.01));
+
+    // GFN2-xTB re-scored each MMFF94 minimum: relative energies, 0 for the xtb-lowest conformer.
+    const xtb = artifact.table.map((row) => row.xtbRelative!);
+    expect(xtb.every((value) => Number.isFinite(value) && value >= 0)).toBe(true);
+    expect(xtb[run.run.metrics!.xtb_lowest_conformer - 1]).toBe(0);
+    expect(artifact.sdf).toContain('<XTB_ENERGY>');
   });
 
   it('fails a run with an invalid SMILES, and refuses a bad config at the API', async () => {

@@ -40,6 +40,22 @@ export const conformerHandler = defineHandler({
     });
     const conformers = ensemble.conformers;
     if (conformers.length === 0) throw new Error('no conformer survived minimisation');
+    // GFN2-xTB single points of the MMFF94 minima (DESIGN.md §4's optional energy), one process each.
+    let xtb: number[] | undefined;
+    if (config.energy === 'xtb') {
+      const { xtbEnergy } = await import('../../server/molecules/conformers/xtb');
+      xtb = [];
+      for (const [index, conformer] of conformers.entries()) {
+        await reportProgress({
+          fraction: 0.95 + (0.05 * index) / conformers.length,
+          message: `GFN2-xTB single point ${index + 1}/${conformers.length}`,
+        });
+        xtb.push(
+          (await xtbEnergy(ensemble.topology, conformer.coordinates, { timeoutMs: 60_000 })).energyKcal,
+        );
+      }
+    }
+    const xtbMin = xtb ? Math.min(...xtb) : 0;
     const energies = conformers.map((conformer) => conformer.energy);
     const summary = metrics.energySummary(energies);
     const coordinates = conformers.map((conformer) => conformer.coordinates);
@@ -50,7 +66,11 @@ export const conformerHandler = defineHandler({
       conformers.map((conformer, index) => ({
         name: `${parsed.canonical} conformer ${index + 1}`,
         coordinates: conformer.coordinates,
-        properties: { ENERGY: conformer.energy.toFixed(4), ORIGIN: conformer.origin },
+        properties: {
+          ENERGY: conformer.energy.toFixed(4),
+          ORIGIN: conformer.origin,
+          ...(xtb ? { XTB_ENERGY: xtb[index].toFixed(4) } : {}),
+        },
       })),
     );
     return {
@@ -62,6 +82,12 @@ export const conformerHandler = defineHandler({
         distinct,
         mean_pairwise_rmsd: round4(metrics.meanPairwiseRmsd(rmsd)),
         rotatable_bonds: ensemble.rotatableBonds.length,
+        ...(xtb
+          ? {
+              xtb_lowest_conformer: xtb.indexOf(xtbMin) + 1,
+              xtb_range: round4(Math.max(...xtb) - xtbMin),
+            }
+          : {}),
       },
       timings: { seconds: round4(ensemble.seconds) },
       artifacts: {
@@ -74,6 +100,7 @@ export const conformerHandler = defineHandler({
             relative: round4(conformer.energy - summary.min),
             origin: conformer.origin,
             converged: conformer.converged,
+            ...(xtb ? { xtbRelative: round4(xtb[index] - xtbMin) } : {}),
           })),
           candidates: ensemble.candidates,
           failedMinimisations: ensemble.failedMinimisations,
