@@ -3,7 +3,8 @@
  * (DESIGN.md §4, issue 7 "CLI"): the baseline ensemble (OpenChemLib embeddings + random torsions + MMFF94
  * minimisation, deduplicated by heavy-atom RMSD), written as an SD file whose records carry all hydrogens,
  * 3-D coordinates and the MMFF94 energy as `ENERGY` (kcal/mol), lowest energy first. Returns the JSON summary
- * that cli/main.ts prints. GFN2-xTB energies (`--energy xtb`) and the torsional-flow methods are not built yet.
+ * that cli/main.ts prints. `--energy xtb` adds GFN2-xTB single points of the MMFF94 minima (XTB_ENERGY,
+ * kcal/mol; the xtb program).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import {
 } from '../server/molecules/conformers/metrics';
 import { heavyAtomGraph, SymmetricRmsd } from '../server/molecules/conformers/rmsd';
 import { writeSdf } from '../server/molecules/conformers/sdf';
+import { xtbEnergy } from '../server/molecules/conformers/xtb';
 import { loadRDKit, parseSmiles } from '../server/molecules/rdkit';
 
 type UsageErrorFactory = (message: string) => Error;
@@ -50,8 +52,8 @@ export async function runConformersCommand(
   if (!(rmsdThreshold >= 0))
     throw usageError(`--rmsd must be a non-negative number (Å), got "${values.rmsd}"`);
   const energy = values.energy ?? 'mmff';
-  if (energy === 'xtb') throw usageError('--energy xtb is not available yet; use --energy mmff');
-  if (energy !== 'mmff') throw usageError(`--energy must be mmff, got "${energy}"`);
+  if (energy !== 'mmff' && energy !== 'xtb')
+    throw usageError(`--energy must be mmff or xtb, got "${energy}"`);
 
   const parsed = parseSmiles(await loadRDKit(), values.smiles);
   if (!parsed.valid) throw usageError(`--smiles "${values.smiles}" is not a valid SMILES: ${parsed.error}`);
@@ -65,6 +67,16 @@ export async function runConformersCommand(
     },
   });
   const energies = ensemble.conformers.map((conformer) => conformer.energy);
+  // --energy xtb: GFN2-xTB single points of the MMFF94 minima (the xtb program), kcal/mol.
+  const xtb: number[] = [];
+  if (energy === 'xtb') {
+    for (const [index, conformer] of ensemble.conformers.entries()) {
+      console.error(`[conformers] GFN2-xTB single point ${index + 1}/${ensemble.conformers.length}`);
+      xtb.push(
+        (await xtbEnergy(ensemble.topology, conformer.coordinates, { timeoutMs: 120_000 })).energyKcal,
+      );
+    }
+  }
   const summary = energySummary(energies);
   const symmetric = new SymmetricRmsd(heavyAtomGraph(ensemble.topology));
   const rmsd = symmetric.matrix(
@@ -76,7 +88,11 @@ export async function runConformersCommand(
     ensemble.conformers.map((conformer, index) => ({
       name: `${values.smiles} conformer ${index + 1}`,
       coordinates: conformer.coordinates,
-      properties: { ENERGY: conformer.energy.toFixed(4), ORIGIN: conformer.origin },
+      properties: {
+        ENERGY: conformer.energy.toFixed(4),
+        ORIGIN: conformer.origin,
+        ...(xtb.length ? { XTB_ENERGY: xtb[index].toFixed(4) } : {}),
+      },
     })),
   );
   await fs.mkdir(path.dirname(path.resolve(values.out)), { recursive: true });
@@ -85,7 +101,7 @@ export async function runConformersCommand(
     command: 'conformers',
     smiles: values.smiles,
     method: 'ocl-random-torsions-mmff',
-    energy: 'mmff94',
+    energy: energy === 'xtb' ? 'mmff94 minima, gfn2-xtb single points' : 'mmff94',
     requested: n,
     n: ensemble.conformers.length,
     rotatable_bonds: ensemble.rotatableBonds.length,
@@ -93,6 +109,11 @@ export async function runConformersCommand(
     failed_minimisations: ensemble.failedMinimisations,
     stereo_changes: ensemble.stereoChanges,
     energies: { min: round4(summary.min), mean: round4(summary.mean), boltzmann: round4(summary.boltzmann) },
+    ...(xtb.length
+      ? {
+          xtb_relative: xtb.map((value) => round4(value - Math.min(...xtb))),
+        }
+      : {}),
     distinct: distinctConformerIndices(rmsd, rmsdThreshold).length,
     rmsd_threshold: rmsdThreshold,
     mean_pairwise_rmsd: round4(meanPairwiseRmsd(rmsd)),

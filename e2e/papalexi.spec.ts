@@ -2,9 +2,9 @@
  * The real screen through the UI (issue 5, "must show"): Papalexi et al. 2021 (299 genes × 20,729 cells,
  * 25 knockouts, ../shared/data/perturbation) with labels from our guide assignment, written as .h5ad by
  * the real AnnData (peers/write_h5ad.py), uploaded under Files, fitted from the Perturbation tab with one
- * knockout left out, and its dashboard: the leave-one-out table and the CLIPR matrix. Training is kept
- * short (the figures of a full run are in BENCHMARKS.md, from scripts/papalexi.sh). No page may log a
- * browser console error.
+ * knockout left out, and its dashboard: the leave-one-out table, the prediction explorer, the CLIPR matrix
+ * and its network, and the CSV download link. Training is kept short (the figures of a full run are in
+ * BENCHMARKS.md, from scripts/papalexi.sh). No page may log a browser console error.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -98,6 +98,18 @@ test('Papalexi 2021 from an AnnData .h5ad: upload, fit with a knockout left out,
     await expect(loo.locator('tbody tr').first()).toContainText('IRF1');
     await expect(page.getByTestId('metrics')).toContainText('299');
     await expect(page.locator('[data-plot] .main-svg').first()).toBeVisible();
+    // The prediction explorer: the left-out knockout's predicted vs observed vs control cells for a gene.
+    const explorer = page.getByTestId('perturbation-explorer');
+    await explorer.getByLabel('Condition').selectOption({ label: 'IRF1 (left out)' });
+    await explorer.getByLabel('Gene').selectOption({ index: 1 });
+    await expect(
+      explorer.getByTestId('perturbation-explorer-plot').locator('.main-svg').first(),
+    ).toBeVisible();
+    await expect(page.getByTestId('perturbation-network').locator('.main-svg').first()).toBeVisible();
+    await expect(page.getByTestId('perturbation-download-causal')).toHaveAttribute(
+      'href',
+      /\/api\/runs\/[0-9a-f-]{36}\/perturbation\/causal\.csv$/,
+    );
     expect(errors).toEqual([]);
     await context.close();
   } finally {

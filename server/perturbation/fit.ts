@@ -84,6 +84,48 @@ function rowsOf(values: Float32Array, d: number, rows: readonly number[]): Float
   return out;
 }
 
+/** How many cells of each kind a held-out condition keeps for the dashboard's prediction explorer. */
+const DISTRIBUTION_CELLS = 300;
+
+/**
+ * A held-out condition's cells for the prediction explorer: for its top-20 DE genes and its perturbed genes,
+ * the values (rounded to 4 decimals) of up to 300 predicted, observed and control cells, subsampled at evenly
+ * spaced rows (deterministic). `predicted[g][c]` is gene `genes[g]` in cell c.
+ */
+export interface ConditionDistributions {
+  condition: string;
+  kind: 'combination' | 'single';
+  genes: string[];
+  predicted: number[][];
+  observed: number[][];
+  control: number[][];
+}
+
+function distributionsOf(
+  condition: string,
+  kind: ConditionDistributions['kind'],
+  geneNames: readonly string[],
+  columns: readonly number[],
+  cells: { predicted: Float32Array; observed: Float32Array; control: Float32Array },
+  d: number,
+): ConditionDistributions {
+  const unique = [...new Set(columns)].filter((j) => j >= 0 && j < d);
+  const pick = (values: Float32Array) => {
+    const n = Math.floor(values.length / d);
+    const count = Math.min(n, DISTRIBUTION_CELLS);
+    const rows = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
+    return unique.map((j) => rows.map((row) => Math.round(values[row * d + j] * 1e4) / 1e4));
+  };
+  return {
+    condition,
+    kind,
+    genes: unique.map((j) => geneNames[j]),
+    predicted: pick(cells.predicted),
+    observed: pick(cells.observed),
+    control: pick(cells.control),
+  };
+}
+
 /**
  * Combinations to hold out (DESIGN.md §5 "Split"): shuffled with the seed, taken in turn while every
  * gene of every held-out combination stays perturbed in some training environment (control, all singles
@@ -329,6 +371,12 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
       top_de_genes: string[];
     } & ComboMetrics)[] = [];
     const evaluationStarted = performance.now();
+    const distributions: ConditionDistributions[] = [];
+    const geneIndex = new Map(prepared.genes.map((gene, j) => [gene, j]));
+    const explorerColumns = (topDe: number[], perturbed: string[]) => [
+      ...topDe,
+      ...perturbed.flatMap((gene) => (geneIndex.has(gene) ? [geneIndex.get(gene)!] : [])),
+    ];
     for (const e of heldOut) {
       const environment = environments[e];
       const observedRows = cellsOf(e);
@@ -356,6 +404,16 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
         relative_to_control: pairOf(scores.relativeToControl.all, scores.relativeToControl.topDe),
         relative_to_additive: pairOf(scores.relativeToAdditive.all, scores.relativeToAdditive.topDe),
       });
+      distributions.push(
+        distributionsOf(
+          environment.key,
+          'combination',
+          prepared.genes,
+          explorerColumns(scores.model.topDeGenes, environment.genes),
+          { predicted, observed, control: controlCells },
+          d,
+        ),
+      );
     }
     // Held-out single knockouts, leave-one-out: each gene's model never saw a condition perturbing it, so
     // LCD gives the gene the mean embedding (DESIGN.md §5). Baselines: control, and control plus the mean
@@ -426,6 +484,16 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
             scores.relativeToAdditive.topDe,
           ),
         });
+        distributions.push(
+          distributionsOf(
+            gene,
+            'single',
+            prepared.genes,
+            explorerColumns(scores.model.topDeGenes, [gene]),
+            { predicted, observed, control: controlCells },
+            d,
+          ),
+        );
       } finally {
         fold.model.dispose();
       }
@@ -519,7 +587,8 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
       evaluation_seconds: round6((performance.now() - evaluationStarted) / 1000),
       seconds: round6((performance.now() - started) / 1000),
     };
-    return { model: modelFile, summary };
+    // Kept apart from the summary (which stays small): the prediction explorer's cells per held-out condition.
+    return { model: modelFile, summary, distributions };
   } finally {
     prediction.model.dispose();
     cliprTrained?.model.dispose();

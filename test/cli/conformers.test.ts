@@ -27,6 +27,25 @@ describe('tributary conformers', () => {
     expect(Math.min(...energies)).toBeCloseTo(summary.energies.min, 3);
   });
 
+  it('adds GFN2-xTB single points with --energy xtb', () => {
+    const out = path.join(dir, 'propanol.sdf');
+    const run = tributary(
+      ['conformers', '--smiles', 'CCCO', '--n', '3', '--seed', '1', '--energy', 'xtb', '--out', out],
+      {},
+      170_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.lastLine) as { n: number; xtb_relative: number[] };
+    expect(summary.xtb_relative).toHaveLength(summary.n);
+    expect(Math.min(...summary.xtb_relative)).toBe(0);
+    const xtb = [...fs.readFileSync(out, 'utf8').matchAll(/> {2}<XTB_ENERGY>\s*\n\s*(\S+)/g)].map((m) =>
+      Number(m[1]),
+    );
+    // Propanol's GFN2-xTB energy is ≈ −14.6 Eh ≈ −9,150 kcal/mol.
+    expect(xtb).toHaveLength(summary.n);
+    for (const energy of xtb) expect(energy).toBeLessThan(-9000);
+  });
+
   it('refuses a bad SMILES with exit code 2', () => {
     const run = tributary(['conformers', '--smiles', 'C1CC', '--n', '2', '--out', path.join(dir, 'x.sdf')]);
     expect(run.code).toBe(2);

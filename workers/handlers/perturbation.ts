@@ -2,7 +2,8 @@
  * The perturbation job (DESIGN.md §5): reads an uploaded screen, preprocesses it, trains LCD (for
  * predictions and for CLIPR), scores held-out combinations against the control and additive baselines,
  * and computes CLIPR's causal matrix. The fitted model is stored (kind "perturbation-lcd") for later
- * predictions; the dashboard gets the metrics, loss curves and the matrix.
+ * predictions; the dashboard gets the metrics, loss curves, the matrix with its gene modules, and the
+ * held-out conditions' predicted / observed / control cells for the prediction explorer.
  */
 import { perturbationFitConfigSchema } from '../../server/jobs/perturbationConfig';
 import { defineHandler } from './types';
@@ -14,6 +15,7 @@ export const perturbationFitHandler = defineHandler({
     const { readH5ad } = await import('../../server/perturbation/h5ad');
     const { readCsvScreen } = await import('../../server/perturbation/csv');
     const { fitPerturbationModel, cliprMatrix } = await import('../../server/perturbation/fit');
+    const { geneModules } = await import('../../server/engines/clipr/modules');
     const dataset = await loadDataset(config.datasetId);
     const bytes = new Uint8Array(dataset.bytes);
     const name = dataset.filename.toLowerCase();
@@ -30,7 +32,7 @@ export const perturbationFitHandler = defineHandler({
         : (() => {
             throw new Error(`${dataset.filename}: a screen must be an .h5ad or a cells × genes .csv`);
           })();
-    const { model, summary } = await fitPerturbationModel(screen, {
+    const { model, summary, distributions } = await fitPerturbationModel(screen, {
       perturbationKey: config.perturbationKey,
       control: config.control,
       input: config.input,
@@ -57,6 +59,13 @@ export const perturbationFitHandler = defineHandler({
     });
     await reportProgress({ fraction: 0.93, message: 'CLIPR: fixed points and the causal matrix' });
     const clipr = cliprMatrix(model);
+    // Gene modules (DESIGN.md §5): modularity clustering of |A| + |Aᵀ|, genes by name, largest module first.
+    const clustered = geneModules(clipr.effects);
+    const modules = {
+      assignment: clustered.assignment,
+      modules: clustered.modules.map((members) => members.map((j) => clipr.genes[j])),
+      modularity: Math.round(clustered.modularity * 1e6) / 1e6,
+    };
     const mean = summary.metrics.mean;
     const singles = summary.metrics.held_out_singles.mean;
     const metric = (value: number | null | undefined) => value ?? Number.NaN;
@@ -80,8 +89,11 @@ export const perturbationFitHandler = defineHandler({
       artifacts: {
         perturbation: {
           summary,
-          causal: { genes: clipr.genes, effects: clipr.effects },
+          causal: { genes: clipr.genes, effects: clipr.effects, modules },
         },
+        // The prediction explorer's cells (predicted, observed, control) per held-out condition: its own
+        // artifact, so the summary stays small.
+        perturbationDistributions: distributions,
       },
       models: [
         {
