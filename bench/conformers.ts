@@ -117,6 +117,13 @@ export interface MoleculeComparison {
   readonly rdkit_energy_max_diff: number;
   /** True when a molecule has more graph symmetries than SymmetricRmsd enumerates (RMSDs are upper bounds). */
   readonly rmsd_truncated: boolean;
+  /**
+   * Conformers of each side whose stereoisomer, read from 3-D by RDKit (canonical SMILES of the SD record),
+   * differs from RDKit's canonical SMILES of the input. A flag to look at, not a verdict: it catches a wrong
+   * stereoisomer (which the heavy-atom RMSD cannot see for a flipped C=N–H), but also stereo left unspecified
+   * in the input that a record's 3-D geometry makes definite, and perception differences in strained cages.
+   */
+  readonly stereo_mismatch: { readonly ours: number; readonly rdkit: number };
 }
 
 export interface BenchFailure {
@@ -267,6 +274,14 @@ interface RdkitEnsemble {
   readonly records: string[];
   readonly energies: number[];
   readonly seconds: number;
+  /** RDKit's canonical SMILES of the input (the stereoisomer asked for). */
+  readonly canonical: string;
+}
+
+/** RDKit's MMFF94 single point of one SD record, and its canonical SMILES with stereo read from 3-D. */
+interface RecordEnergy {
+  readonly energy: number | null;
+  readonly canonical: string;
 }
 
 /** rdkit_oracle.py conformers on each SMILES (one process per batch); an item is null when ETKDG failed. */
@@ -287,9 +302,13 @@ function rdkitConformers(
         Math.max(600_000, batch.length * 300_000),
       );
       if (run.status !== 0) throw pythonFailure('rdkit_oracle.py conformers', run);
-      const rows = jsonLines<{ valid: boolean; n?: number; energies?: number[]; seconds?: number }>(
-        run.stdout,
-      );
+      const rows = jsonLines<{
+        valid: boolean;
+        canonical?: string;
+        n?: number;
+        energies?: number[];
+        seconds?: number;
+      }>(run.stdout);
       const records = fs.existsSync(sdfFile) ? sdfRecords(fs.readFileSync(sdfFile, 'utf8')) : [];
       let cursor = 0;
       const out = rows.map((row) => {
@@ -298,7 +317,12 @@ function rdkitConformers(
         const own = records.slice(cursor, cursor + count);
         cursor += count;
         if (count === 0) return { failed: 'ETKDG embedded no conformer' };
-        return { records: own, energies: row.energies ?? [], seconds: row.seconds ?? Number.NaN };
+        return {
+          records: own,
+          energies: row.energies ?? [],
+          seconds: row.seconds ?? Number.NaN,
+          canonical: row.canonical ?? '',
+        };
       });
       if (cursor !== records.length)
         throw new Error(`rdkit_oracle.py conformers: ${records.length} SD records for ${cursor} conformers`);
@@ -309,20 +333,22 @@ function rdkitConformers(
 }
 
 /** RDKit's MMFF94 single-point energy of each record of each SD text (null where MMFF cannot type it). */
-function rdkitEnergies(sdfs: readonly string[]): Outcome<(number | null)[]>[] {
+function rdkitEnergies(sdfs: readonly string[]): Outcome<RecordEnergy[]>[] {
   return batchOrEach(
     sdfs,
     (batch) => {
       const counts = batch.map((text) => sdfRecords(text).length);
       const run = runPython([oracle, 'energy'], batch.join(''), Math.max(300_000, batch.length * 60_000));
       if (run.status !== 0) throw pythonFailure('rdkit_oracle.py energy', run);
-      const rows = jsonLines<{ energy?: number | null }>(run.stdout);
+      const rows = jsonLines<{ energy?: number | null; canonical?: string }>(run.stdout);
       const total = counts.reduce((sum, count) => sum + count, 0);
       if (rows.length !== total)
         throw new Error(`rdkit_oracle.py energy: ${rows.length} energies for ${total} records`);
       let cursor = 0;
       return counts.map((count) => {
-        const energies = rows.slice(cursor, cursor + count).map((row) => row.energy ?? null);
+        const energies = rows
+          .slice(cursor, cursor + count)
+          .map((row) => ({ energy: row.energy ?? null, canonical: row.canonical ?? '' }));
         cursor += count;
         return energies;
       });
@@ -470,6 +496,7 @@ export async function compareConformers(
       if (!peer.ok) fail(molecule, 'rdkit', peer.reason);
       else if ('failed' in peer.value) fail(molecule, 'rdkit', peer.value.failed);
       if (!our || !peer.ok || 'failed' in peer.value) continue;
+      const wanted = peer.value.canonical;
       const ourEnergies = oursEnergies[index];
       const peerEnergies = rdkitEnergiesOf[index];
       if (!ourEnergies.ok || !peerEnergies.ok) {
@@ -477,8 +504,12 @@ export async function compareConformers(
         fail(molecule, 'comparison', `RDKit energies: ${reason}`);
         continue;
       }
-      const missingOurs = ourEnergies.value.filter((e) => e === null || !Number.isFinite(e)).length;
-      const missingPeer = peerEnergies.value.filter((e) => e === null || !Number.isFinite(e)).length;
+      const finite = (rows: RecordEnergy[]) =>
+        rows.map((row) => row.energy).filter((e): e is number => e !== null && Number.isFinite(e));
+      const ourRdkitEnergies = finite(ourEnergies.value);
+      const peerRdkitEnergies = finite(peerEnergies.value);
+      const missingOurs = ourEnergies.value.length - ourRdkitEnergies.length;
+      const missingPeer = peerEnergies.value.length - peerRdkitEnergies.length;
       if (missingOurs > 0 || missingPeer > 0) {
         fail(
           molecule,
@@ -494,15 +525,9 @@ export async function compareConformers(
         const oursSelf = new SymmetricRmsd(our.graph);
         const peerSelf = new SymmetricRmsd(peerGraph);
         const cross = new SymmetricRmsd(peerGraph, our.graph);
-        const oursSide = sideFigures(
-          ourEnergies.value as number[],
-          our.coordinates,
-          oursSelf,
-          threshold,
-          our.seconds,
-        );
+        const oursSide = sideFigures(ourRdkitEnergies, our.coordinates, oursSelf, threshold, our.seconds);
         const peerSide = sideFigures(
-          peerEnergies.value as number[],
+          peerRdkitEnergies,
           peerCoordinates,
           peerSelf,
           threshold,
@@ -527,12 +552,16 @@ export async function compareConformers(
           cov_p_125: round(coverage.covP['1.25']),
           mat_p: round(coverage.matP),
           ours_energy_max_diff: round(
-            Math.max(...our.energies.map((e, k) => Math.abs(e - (ourEnergies.value[k] as number)))),
+            Math.max(...our.energies.map((e, k) => Math.abs(e - ourRdkitEnergies[k]))),
           ),
           rdkit_energy_max_diff: round(
-            Math.max(...peer.value.energies.map((e, k) => Math.abs(e - (peerEnergies.value[k] as number)))),
+            Math.max(...peer.value.energies.map((e, k) => Math.abs(e - peerRdkitEnergies[k]))),
           ),
           rmsd_truncated: oursSelf.truncated || peerSelf.truncated || cross.truncated,
+          stereo_mismatch: {
+            ours: ourEnergies.value.filter((row) => row.canonical !== wanted).length,
+            rdkit: peerEnergies.value.filter((row) => row.canonical !== wanted).length,
+          },
         };
         results.push(result);
         log(
@@ -651,6 +680,9 @@ export async function runConformerBench(options: ConformerBenchOptions) {
       ),
     },
     rmsd_truncated: results.filter((result) => result.rmsd_truncated).map((result) => result.id),
+    stereo_mismatch: results
+      .filter((result) => result.stereo_mismatch.ours > 0 || result.stereo_mismatch.rdkit > 0)
+      .map((result) => ({ id: result.id, smiles: result.smiles, ...result.stereo_mismatch })),
     wall_seconds: {
       ours_total: round(oursSeconds, 1),
       rdkit_conformers_call: round(rdkitSeconds, 1),

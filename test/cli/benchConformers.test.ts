@@ -31,6 +31,7 @@ describe('bench conformers comparison', () => {
     expect(result.cov_r_125).toBeGreaterThanOrEqual(0);
     expect(result.cov_r_125).toBeLessThanOrEqual(1);
     expect(result.mat_r).toBeGreaterThanOrEqual(0);
+    expect(result.stereo_mismatch).toEqual({ ours: 0, rdkit: 0 });
 
     const summary = summariseComparisons(results);
     expect(summary.molecules).toBe(1);
