@@ -201,6 +201,27 @@ export const runArtifacts = pgTable(
   (t) => [primaryKey({ columns: [t.runId, t.name] })],
 );
 
+/**
+ * Checkpoints of a running job (e.g. each model a perturbation fit has finished training): a retried
+ * attempt — after a worker crash — loads them instead of redoing that work. Written only by the run's
+ * current attempt; deleted when the run finishes.
+ */
+export const runCheckpoints = pgTable(
+  'run_checkpoints',
+  {
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    blobSha256: text('blob_sha256')
+      .notNull()
+      .references(() => blobs.sha256),
+    attempt: integer('attempt').notNull(),
+    savedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.name] })],
+);
+
 export const runLogs = pgTable(
   'run_logs',
   {

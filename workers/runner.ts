@@ -6,12 +6,20 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { Job } from 'pg-boss';
-import { datasets, models, runArtifacts, runLogs, runs, type RunProgress } from '../db/schema';
+import {
+  datasets,
+  models,
+  runArtifacts,
+  runCheckpoints,
+  runLogs,
+  runs,
+  type RunProgress,
+} from '../db/schema';
 import { initTensorBackend, currentTensorBackend } from '../server/engines/tensor';
 import { RUN_QUEUE, type RunJobData } from '../server/jobs/queue';
 import type { Runtime } from '../server/runtime';
 import { runHandlers } from './handlers';
-import type { RunOutput } from './handlers/types';
+import type { RunCheckpoints, RunOutput } from './handlers/types';
 
 /** Thrown from a progress report when the run was cancelled (or taken over by a newer attempt). */
 export class RunCancelledError extends Error {
@@ -56,6 +64,46 @@ export async function startWorker(
     stop: () => {
       runtime.localWorkerIds.delete(workId);
       return runtime.queue.offWork(RUN_QUEUE, { id: workId, wait: false });
+    },
+  };
+}
+
+/**
+ * The run's checkpoints as attempt `attempt` sees them: it loads whatever any attempt saved, and saves only
+ * while it still owns the run (a superseded attempt's save throws RunCancelledError, like its progress).
+ */
+export function checkpointStore(
+  runtime: Pick<Runtime, 'db' | 'blobs'>,
+  runId: string,
+  attempt: number,
+): RunCheckpoints {
+  const { db } = runtime;
+  return {
+    async load(name) {
+      const [row] = await db
+        .select({ sha256: runCheckpoints.blobSha256 })
+        .from(runCheckpoints)
+        .where(and(eq(runCheckpoints.runId, runId), eq(runCheckpoints.name, name)));
+      return row ? runtime.blobs.readBuffer(row.sha256) : null;
+    },
+    async save(name, bytes) {
+      const blob = await runtime.blobs.writeFile(bytes);
+      await db.transaction(async (tx) => {
+        const [owned] = await tx
+          .select({ id: runs.id })
+          .from(runs)
+          .where(and(eq(runs.id, runId), eq(runs.attempts, attempt), eq(runs.status, 'running')))
+          .for('update');
+        if (!owned) throw new RunCancelledError('superseded');
+        await runtime.blobs.record(blob, tx);
+        await tx
+          .insert(runCheckpoints)
+          .values({ runId, name, blobSha256: blob.sha256, attempt })
+          .onConflictDoUpdate({
+            target: [runCheckpoints.runId, runCheckpoints.name],
+            set: { blobSha256: blob.sha256, attempt, savedAt: new Date() },
+          });
+      });
     },
   };
 }
@@ -153,6 +201,7 @@ export async function executeRun(
       log,
       loadModel,
       loadDataset,
+      checkpoints: checkpointStore(runtime, runId, attempt),
     });
     const totalSeconds = (performance.now() - began) / 1000;
     await storeResults(runtime, run, attempt, output, totalSeconds);
@@ -194,6 +243,8 @@ async function storeResults(
       .where(and(eq(runs.id, run.id), eq(runs.attempts, attempt), eq(runs.status, 'running')))
       .returning({ id: runs.id });
     if (!owned) return; // a newer attempt owns the run (or it was cancelled): store nothing
+    // The results replace the checkpoints (their blobs stay, content-addressed like every blob).
+    await tx.delete(runCheckpoints).where(eq(runCheckpoints.runId, run.id));
     const artifacts = Object.entries(output.artifacts).map(([name, data]) => ({ runId: run.id, name, data }));
     if (artifacts.length) await tx.insert(runArtifacts).values(artifacts);
     for (const { model, blob } of weights) {
@@ -227,8 +278,10 @@ async function finish(
       .set({ status, error, finishedAt: new Date() })
       .where(and(eq(runs.id, runId), eq(runs.attempts, attempt), eq(runs.status, 'running')))
       .returning({ id: runs.id });
-    if (row)
+    if (row) {
+      await tx.delete(runCheckpoints).where(eq(runCheckpoints.runId, runId));
       await tx.insert(runLogs).values({ runId, level: status === 'failed' ? 'error' : 'warn', message });
+    }
   });
 }
 

@@ -200,6 +200,13 @@ const SINGLE_PREDICTORS = [
 ] as const;
 type SingleMetrics = Record<(typeof SINGLE_PREDICTORS)[number], { all: MetricRow; top_de: MetricRow }>;
 
+/** A trained model as a checkpoint holds it (FitOptions.checkpoints). */
+interface TrainedCheckpoint {
+  weights: LcdWeights;
+  result: Awaited<ReturnType<typeof trainLcd>>;
+  curve: { step: number; loss: number }[];
+}
+
 export interface FitOptions {
   perturbationKey: string;
   control: string;
@@ -223,6 +230,14 @@ export interface FitOptions {
   holdOutSingles?: string[];
   /** Training steps of each leave-one-out model (default: `steps`). */
   holdOutSingleSteps?: number;
+  /**
+   * Where each trained model is saved as it finishes, and looked up before training: a retried job (after
+   * a worker crash) restores the models it already has instead of training them again.
+   */
+  checkpoints?: {
+    load(name: string): Promise<Uint8Array | null>;
+    save(name: string, bytes: string): Promise<void>;
+  };
   onProgress?: (
     message: string,
     detail?: { fraction: number; loss: number; etaSeconds: number; step: number },
@@ -322,6 +337,22 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
     trainingData: typeof data = data,
     steps = options.steps,
   ) => {
+    const checkpointName = `lcd ${role} ${parametrisation} ${steps}`;
+    const saved = await options.checkpoints?.load(checkpointName);
+    if (saved) {
+      const restored = JSON.parse(Buffer.from(saved).toString('utf8')) as TrainedCheckpoint;
+      await progress(`${role} model: restored from the checkpoint of an earlier attempt`, {
+        fraction: (0.9 * (phase + 1)) / phases,
+        loss: restored.result.finalLoss,
+        etaSeconds: 0,
+        step: steps,
+      });
+      return {
+        model: LcdModel.fromWeights(restored.weights),
+        result: restored.result,
+        curve: restored.curve,
+      };
+    }
     const model = createLcdModel(trainingData, { hidden: 128, parametrisation }, options.seed);
     const curve: { step: number; loss: number }[] = [];
     const training = trainLcd({
@@ -346,7 +377,10 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
       },
     });
     try {
-      return { model, result: await training, curve };
+      const result = await training;
+      const checkpoint: TrainedCheckpoint = { weights: model.getWeights(), result, curve };
+      await options.checkpoints?.save(checkpointName, JSON.stringify(checkpoint));
+      return { model, result, curve };
     } catch (error) {
       model.dispose();
       throw error;

@@ -11,7 +11,7 @@ import { defineHandler } from './types';
 export const perturbationFitHandler = defineHandler({
   configSchema: perturbationFitConfigSchema,
   usesTensors: true,
-  async run({ config, seed, reportProgress, log, loadDataset }) {
+  async run({ config, seed, reportProgress, log, loadDataset, checkpoints }) {
     const { readH5ad } = await import('../../server/perturbation/h5ad');
     const { readCsvScreen } = await import('../../server/perturbation/csv');
     const { fitPerturbationModel, cliprMatrix } = await import('../../server/perturbation/fit');
@@ -42,6 +42,7 @@ export const perturbationFitHandler = defineHandler({
       maxGenes: config.maxGenes,
       holdOutSingles: config.holdOutSingles,
       measurement: config.measurement,
+      checkpoints,
       holdOutSingleSteps: config.holdOutSingleSteps,
       onProgress: async (message, detail) => {
         if (detail) {

@@ -13,10 +13,19 @@ export interface RunContext<Config> {
   loadModel: (
     modelId: string,
   ) => Promise<{ kind: string; metadata: Record<string, unknown>; weights: Buffer }>;
+  /** Work saved by this run's attempts, so that a retry after a crash resumes instead of restarting. */
+  checkpoints: RunCheckpoints;
   /** An uploaded file of the run's project (NOT another project's). */
   loadDataset: (
     datasetId: string,
   ) => Promise<{ name: string; filename: string; mediaType: string; bytes: Buffer }>;
+}
+
+export interface RunCheckpoints {
+  /** The bytes last saved under `name` by any attempt of the run, or null. */
+  load(name: string): Promise<Buffer | null>;
+  /** Saves (replaces) `name`; throws RunCancelledError when this attempt no longer owns the run. */
+  save(name: string, bytes: Uint8Array | string): Promise<void>;
 }
 
 export interface ModelOutput {
