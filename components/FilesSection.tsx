@@ -3,7 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type ChangeEvent } from 'react';
 import { formatBytes } from '~/server/format';
 import { useTRPC } from './trpc';
-import { ErrorNote } from './ui';
+import { ErrorNote, ProgressBar } from './ui';
 
 /** The project's uploaded files; uploads stream the raw file to /api/upload. */
 export function FilesSection({ projectId, canEdit }: { projectId: string; canEdit: boolean }) {
@@ -12,23 +12,48 @@ export function FilesSection({ projectId, canEdit }: { projectId: string; canEdi
   const files = useQuery(trpc.dataset.list.queryOptions({ projectId }));
   const [error, setError] = useState<{ message: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Fraction of the file sent, while an upload runs (fetch cannot report it; XMLHttpRequest can). */
+  const [sent, setSent] = useState<number | null>(null);
+
+  function send(file: File): Promise<{ status: number; body: string }> {
+    const query = new URLSearchParams({ projectId, filename: file.name });
+    return new Promise((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      request.open('POST', `/api/upload?${query.toString()}`);
+      request.setRequestHeader('content-type', file.type || 'application/octet-stream');
+      request.upload.onprogress = (progress) => {
+        if (progress.lengthComputable) setSent(progress.loaded / progress.total);
+      };
+      request.onload = () => resolve({ status: request.status, body: request.responseText });
+      request.onerror = () => reject(new Error('Upload failed: the connection was lost'));
+      request.send(file);
+    });
+  }
 
   async function upload(event: ChangeEvent<HTMLInputElement>) {
-    const file = event.target.files?.[0];
+    const input = event.target;
+    const file = input.files?.[0];
     if (!file) return;
     setBusy(true);
     setError(null);
-    const query = new URLSearchParams({ projectId, filename: file.name });
-    const response = await fetch(`/api/upload?${query.toString()}`, {
-      method: 'POST',
-      body: file,
-      headers: { 'content-type': file.type || 'application/octet-stream' },
-    });
-    setBusy(false);
-    event.target.value = '';
-    if (!response.ok) {
-      const body = (await response.json().catch(() => ({}))) as { error?: string };
-      setError({ message: body.error ?? `Upload failed (${response.status})` });
+    setSent(0);
+    try {
+      const response = await send(file);
+      if (response.status < 200 || response.status >= 300) {
+        let message = `Upload failed (${response.status})`;
+        try {
+          message = (JSON.parse(response.body) as { error?: string }).error ?? message;
+        } catch {
+          // not JSON: keep the status line
+        }
+        setError({ message });
+      }
+    } catch (failure) {
+      setError({ message: (failure as Error).message });
+    } finally {
+      setBusy(false);
+      setSent(null);
+      input.value = '';
     }
     await queryClient.invalidateQueries({ queryKey: trpc.dataset.list.queryKey({ projectId }) });
   }
@@ -40,6 +65,12 @@ export function FilesSection({ projectId, canEdit }: { projectId: string; canEdi
           <span className="mr-3 font-medium text-slate-600">Upload a file</span>
           <input type="file" onChange={(e) => void upload(e)} disabled={busy} />
         </label>
+      )}
+      {sent !== null && (
+        <div className="flex items-center gap-3 text-sm text-slate-600" data-testid="upload-progress">
+          <ProgressBar fraction={sent} />
+          <span>{Math.round(sent * 100)}% sent</span>
+        </div>
       )}
       <ErrorNote error={error} />
       <ErrorNote error={files.error} />
