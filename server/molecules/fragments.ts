@@ -136,6 +136,9 @@ export function attachmentsCompatible(
  */
 export const LINK_STRIDE = 100;
 
+/** The attachment class of a sulfonyl S (ATTACHMENT_CLASSES). */
+const SULFONYL_LABEL = 8;
+
 /** A join that cannot be made (no compatible attachment points, a malformed attachment point, …). */
 export class FragmentJoinError extends Error {
   constructor(message: string) {
@@ -345,9 +348,15 @@ function joinAndCap(
     removed.add(first).add(second);
     added.push({ a: one.atom, b: other.atom, order: one.order });
   }
+  // An open sulfonyl point becomes a primary sulfonamide (–SO₂NH₂, common in drugs), not the odd –SO₂H.
+  const amineCaps = new Set<number>();
   for (const dummy of cap) {
     if (removed.has(dummy)) continue;
     const { atom, order } = attachmentOf(piece, dummy);
+    if (piece.atoms[dummy].isotope % LINK_STRIDE === SULFONYL_LABEL && order === 1) {
+      amineCaps.add(dummy);
+      continue;
+    }
     removed.add(dummy);
     hydrogens.set(atom, (hydrogens.get(atom) ?? 0) + order);
   }
@@ -356,7 +365,11 @@ function joinAndCap(
   piece.atoms.forEach((atom, i) => {
     if (removed.has(i)) return;
     index[i] = atoms.length;
-    atoms.push({ ...atom, impHs: atom.impHs + (hydrogens.get(i) ?? 0) });
+    atoms.push(
+      amineCaps.has(i)
+        ? { z: 7, impHs: 2, chg: 0, nRad: 0, isotope: 0 }
+        : { ...atom, impHs: atom.impHs + (hydrogens.get(i) ?? 0) },
+    );
   });
   const bonds = [...piece.bonds, ...added]
     .filter(({ a, b }) => !removed.has(a) && !removed.has(b))

@@ -177,7 +177,8 @@ describe('joining', () => {
     expect(assembleMolecule(rdkit, ['*c1ccccc1', '[3*]OC'])).toBe(canonical('COc1ccccc1'));
     expect(assembleMolecule(rdkit, ['[4*]C[NH+](C)C', '[5*]c1cc[nH]c1'])).toBe(
       canonical('C[NH+](C)Cc1cc[nH]c1'),
-    );
+    ); // An open sulfonyl point is capped as a primary sulfonamide, not as –SO₂H.
+    expect(assembleMolecule(rdkit, ['[8*]S(=O)(=O)c1ccccc1'])).toBe(canonical('NS(=O)(=O)c1ccccc1'));
   });
 
   it('explains impossible joins', () => {
