@@ -1,7 +1,10 @@
 /**
- * `tributary conformers --smiles SMILES --n N --out FILE.sdf [--energy mmff] [--seed S] [--rmsd Å]`
+ * `tributary conformers --smiles SMILES --n N --out FILE.sdf [--energy mmff|xtb] [--seed S] [--rmsd Å]
+ *                       [--method ensemble|flow] [--prior FILE.sdf]`
  * (DESIGN.md §4, issue 7 "CLI"): the baseline ensemble (OpenChemLib embeddings + random torsions + MMFF94
- * minimisation, deduplicated by heavy-atom RMSD), written as an SD file whose records carry all hydrogens,
+ * minimisation, deduplicated by heavy-atom RMSD) or, with --method flow, that ensemble extended by a
+ * torsional flow steered toward low energy (merged with the conformers of --prior when given;
+ * server/molecules/conformers/generate.ts), written as an SD file whose records carry all hydrogens,
  * 3-D coordinates and the MMFF94 energy as `ENERGY` (kcal/mol), lowest energy first. Returns the JSON summary
  * that cli/main.ts prints. `--energy xtb` adds GFN2-xTB single points of the MMFF94 minima (XTB_ENERGY,
  * kcal/mol; the xtb program).
@@ -9,7 +12,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateEnsemble } from '../server/molecules/conformers/ensemble';
+import { conformerEnsemble } from '../server/molecules/conformers/generate';
 import {
   distinctConformerIndices,
   energySummary,
@@ -37,6 +40,8 @@ export async function runConformersCommand(
       energy: { type: 'string' },
       seed: { type: 'string' },
       rmsd: { type: 'string' },
+      method: { type: 'string' },
+      prior: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -55,15 +60,26 @@ export async function runConformersCommand(
   if (energy !== 'mmff' && energy !== 'xtb')
     throw usageError(`--energy must be mmff or xtb, got "${energy}"`);
 
+  const method = values.method ?? 'ensemble';
+  if (method !== 'ensemble' && method !== 'flow')
+    throw usageError(`--method must be ensemble or flow, got "${method}"`);
+  if (values.prior !== undefined && method !== 'flow') throw usageError('--prior needs --method flow');
+  const priorSdf = values.prior === undefined ? undefined : await fs.readFile(values.prior, 'utf8');
+
   const parsed = parseSmiles(await loadRDKit(), values.smiles);
   if (!parsed.valid) throw usageError(`--smiles "${values.smiles}" is not a valid SMILES: ${parsed.error}`);
-  console.error(`[conformers] ${values.smiles}: ${n} conformers, MMFF94, seed ${seed}`);
-  const ensemble = await generateEnsemble(values.smiles, {
+  console.error(`[conformers] ${values.smiles}: ${n} conformers, MMFF94, ${method}, seed ${seed}`);
+  let lastMessage = '';
+  const ensemble = await conformerEnsemble(values.smiles, {
+    method,
     n,
     seed,
     rmsdThreshold,
-    onCandidate: (candidates, kept) => {
-      if (candidates % 10 === 0) console.error(`[conformers] ${candidates} candidates, ${kept} distinct`);
+    priorSdf,
+    onProgress: (message) => {
+      const stage = message.replace(/\d+ candidates.*/, '');
+      if (stage !== lastMessage || /0 candidates/.test(message)) console.error(`[conformers] ${message}`);
+      lastMessage = stage;
     },
   });
   const energies = ensemble.conformers.map((conformer) => conformer.energy);
@@ -100,7 +116,20 @@ export async function runConformersCommand(
   return {
     command: 'conformers',
     smiles: values.smiles,
-    method: 'ocl-random-torsions-mmff',
+    method: method === 'flow' ? 'torsional-flow-mmff' : 'ocl-random-torsions-mmff',
+    ...(ensemble.flow
+      ? {
+          flow: {
+            torsions: ensemble.flow.torsions,
+            merged_with_prior: ensemble.flow.merged,
+            second_prior_conformers: ensemble.secondPriorConformers ?? 0,
+            steering_steps: ensemble.flow.steering.length,
+            flow_candidates: ensemble.flow.flowCandidates,
+            flow_conformers_kept: ensemble.flow.flowConformersKept,
+            flow_candidate_mean_energy: round4(ensemble.flow.flowCandidateMeanEnergy),
+          },
+        }
+      : {}),
     energy: energy === 'xtb' ? 'mmff94 minima, gfn2-xtb single points' : 'mmff94',
     requested: n,
     n: ensemble.conformers.length,

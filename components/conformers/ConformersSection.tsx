@@ -3,7 +3,7 @@
  * The Conformers tab (DESIGN.md §4, issue 7 "UI"): enter a SMILES (or pick a well-known drug), generate an
  * MMFF94 ensemble as a job, and open its dashboard (3-D viewer, energies, SDF download).
  */
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState, type FormEvent } from 'react';
 import { DEFAULT_DRUGS } from '~/server/preferences/data/drugs';
@@ -14,6 +14,9 @@ export function ConformersSection({ projectId, canEdit }: { projectId: string; c
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [smiles, setSmiles] = useState('CC(=O)Oc1ccccc1C(=O)O');
+  const [method, setMethod] = useState<'ensemble' | 'flow'>('ensemble');
+  const datasets = useQuery(trpc.dataset.list.queryOptions({ projectId }));
+  const sdFiles = (datasets.data ?? []).filter((d) => /\.sdf$/i.test(d.filename));
   const start = useMutation(
     trpc.run.start.mutationOptions({
       onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.run.list.queryKey({ projectId }) }),
@@ -32,6 +35,8 @@ export function ConformersSection({ projectId, canEdit }: { projectId: string; c
         n: Number(form.get('n')),
         rmsdThreshold: Number(form.get('rmsd')),
         energy: formText(form, 'energy') as 'mmff' | 'xtb',
+        method,
+        priorDatasetId: method === 'flow' ? formText(form, 'prior') || undefined : undefined,
       },
     });
   }
@@ -41,8 +46,10 @@ export function ConformersSection({ projectId, canEdit }: { projectId: string; c
       <p className="mb-3 text-sm text-slate-600">
         An ensemble of low-energy 3-D conformers: OpenChemLib embeddings and random torsions, each minimised
         with MMFF94 and kept when it differs from the others by more than the RMSD threshold (heavy atoms,
-        symmetry-aware). The run's dashboard shows the ensemble in 3-D with its energies, and downloads it as
-        SDF.
+        symmetry-aware). The torsional-flow method trains a flow on that ensemble's torsion angles (merged
+        with the conformers of an uploaded SD file, if you pick one), steers it toward low MMFF94 energy and
+        adds its minimised samples. The run's dashboard shows the ensemble in 3-D with its energies, and
+        downloads it as SDF.
       </p>
       <form onSubmit={generate} className="flex flex-wrap items-end gap-3" aria-label="Generate conformers">
         <Field label="SMILES">
@@ -80,6 +87,28 @@ export function ConformersSection({ projectId, canEdit }: { projectId: string; c
         <Field label="RMSD threshold (Å)">
           <Input name="rmsd" type="number" min={0} max={5} step="any" defaultValue={0.5} required />
         </Field>
+        <Field label="Method">
+          <Select
+            name="method"
+            value={method}
+            onChange={(event) => setMethod(event.target.value as 'ensemble' | 'flow')}
+          >
+            <option value="ensemble">embeddings + random torsions</option>
+            <option value="flow">torsional flow steered to low energy</option>
+          </Select>
+        </Field>
+        {method === 'flow' && (
+          <Field label="Second prior (SD file)">
+            <Select name="prior" defaultValue="">
+              <option value="">none</option>
+              {sdFiles.map((file) => (
+                <option key={file.id} value={file.id}>
+                  {file.name}
+                </option>
+              ))}
+            </Select>
+          </Field>
+        )}
         <Field label="Energy">
           <Select name="energy" defaultValue="mmff">
             <option value="mmff">MMFF94</option>

@@ -16,5 +16,12 @@ export const conformerConfigSchema = z.object({
    * program; slower, more accurate), each conformer's xtb energy stored beside its MMFF94 one.
    */
   energy: z.enum(['mmff', 'xtb']).default('mmff'),
+  /**
+   * 'ensemble': embeddings + random torsions, minimised. 'flow': that ensemble as the base of a torsional
+   * flow steered toward low energy, whose samples are minimised and added (slower; DESIGN.md §4).
+   */
+  method: z.enum(['ensemble', 'flow']).default('ensemble'),
+  /** Flow only: an uploaded SD file of conformers of the same molecule, merged with the base prior. */
+  priorDatasetId: z.uuid('priorDatasetId must be a dataset id').optional(),
 });
 export type ConformerConfig = z.infer<typeof conformerConfigSchema>;

@@ -46,6 +46,12 @@ describe('tributary conformers', () => {
     for (const energy of xtb) expect(energy).toBeLessThan(-9000);
   });
 
+  it('refuses --prior without --method flow, and an unknown method', () => {
+    const out = path.join(dir, 'x.sdf');
+    expect(tributary(['conformers', '--smiles', 'CCO', '--prior', out, '--out', out]).code).toBe(2);
+    expect(tributary(['conformers', '--smiles', 'CCO', '--method', 'dreams', '--out', out]).code).toBe(2);
+  });
+
   it('refuses a bad SMILES with exit code 2', () => {
     const run = tributary(['conformers', '--smiles', 'C1CC', '--n', '2', '--out', path.join(dir, 'x.sdf')]);
     expect(run.code).toBe(2);

@@ -11,9 +11,9 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 export const conformerHandler = defineHandler({
   configSchema: conformerConfigSchema,
   usesTensors: false,
-  async run({ config, seed, reportProgress }) {
+  async run({ config, seed, reportProgress, loadDataset, log }) {
     const { loadRDKit, parseSmiles } = await import('../../server/molecules/rdkit');
-    const { generateEnsemble } = await import('../../server/molecules/conformers/ensemble');
+    const { conformerEnsemble } = await import('../../server/molecules/conformers/generate');
     const metrics = await import('../../server/molecules/conformers/metrics');
     const { heavyAtomGraph, SymmetricRmsd } = await import('../../server/molecules/conformers/rmsd');
     const { writeSdf } = await import('../../server/molecules/conformers/sdf');
@@ -21,23 +21,27 @@ export const conformerHandler = defineHandler({
     const parsed = parseSmiles(await loadRDKit(), config.smiles);
     if (!parsed.valid) throw new Error(`"${config.smiles}" is not a valid SMILES: ${parsed.error}`);
     await reportProgress({ fraction: 0.02, message: `embedding ${parsed.canonical}` });
-    const maxCandidates = 3 * config.n + 10;
-    const ensemble = await generateEnsemble(config.smiles, {
+    if (config.priorDatasetId && config.method !== 'flow')
+      throw new Error('a second prior (an SD file) is merged by the flow method only');
+    const priorSdf = config.priorDatasetId
+      ? (await loadDataset(config.priorDatasetId)).bytes.toString('utf8')
+      : undefined;
+    const ensemble = await conformerEnsemble(config.smiles, {
+      method: config.method,
       n: config.n,
       seed,
       rmsdThreshold: config.rmsdThreshold,
-      maxCandidates,
-      onCandidate: async (candidates, kept) => {
-        await reportProgress({
-          fraction: 0.05 + 0.9 * Math.min(1, candidates / maxCandidates),
-          step: candidates,
-          totalSteps: maxCandidates,
-          message: `${candidates} candidates minimised, ${kept} distinct conformers`,
-        });
-        // Each minimisation blocks for ~0.1 s: let the in-process server answer between them.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      },
+      priorSdf,
+      onProgress: (message, fraction) => reportProgress({ fraction: 0.05 + 0.9 * fraction, message }),
     });
+    if (ensemble.flow) {
+      const report = ensemble.flow;
+      await log(
+        `torsional flow: ${report.torsions} torsions, prior on ${report.baseConformers} conformers` +
+          `${report.merged ? ' merged with the uploaded prior' : ''}, ${report.steering.length} steering ` +
+          `steps; ${report.flowConformersKept} of ${report.flowCandidates} flow conformers kept`,
+      );
+    }
     const conformers = ensemble.conformers;
     if (conformers.length === 0) throw new Error('no conformer survived minimisation');
     // GFN2-xTB single points of the MMFF94 minima (DESIGN.md §4's optional energy), one process each.
@@ -82,6 +86,12 @@ export const conformerHandler = defineHandler({
         distinct,
         mean_pairwise_rmsd: round4(metrics.meanPairwiseRmsd(rmsd)),
         rotatable_bonds: ensemble.rotatableBonds.length,
+        ...(ensemble.flow
+          ? {
+              flow_conformers: ensemble.flow.flowConformersKept,
+              flow_candidate_mean_energy: round4(ensemble.flow.flowCandidateMeanEnergy),
+            }
+          : {}),
         ...(xtb
           ? {
               xtb_lowest_conformer: xtb.indexOf(xtbMin) + 1,
