@@ -36,6 +36,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withRdkitAromaticity } from '../server/molecules/conformers/aromaticity';
 import { generateEnsemble } from '../server/molecules/conformers/ensemble';
+import { conformerEnsemble, type ConformerMethod } from '../server/molecules/conformers/generate';
 import {
   coverageMatching,
   distinctConformerIndices,
@@ -73,6 +74,8 @@ export interface ConformerBenchOptions {
   readonly conformers: number;
   /** Seed of both generators (RDKit's must be ≥ 1: the oracle refuses 0). */
   readonly seed: number;
+  /** Our method (server/molecules/conformers/generate.ts); default 'ensemble'. */
+  readonly method?: ConformerMethod;
 }
 
 export interface CompareOptions {
@@ -82,6 +85,8 @@ export interface CompareOptions {
   readonly rmsdThreshold?: number;
   /** Called with one line of progress. */
   readonly log?: (line: string) => void;
+  /** Our method (default 'ensemble'). */
+  readonly method?: ConformerMethod;
 }
 
 export interface SideFigures {
@@ -439,7 +444,8 @@ export async function compareConformers(
   const ours: (OurEnsemble | null)[] = [];
   for (const [index, molecule] of molecules.entries()) {
     try {
-      const ensemble = await generateEnsemble(molecule.smiles, {
+      const ensemble = await conformerEnsemble(molecule.smiles, {
+        method: options.method ?? 'ensemble',
         n: options.conformers,
         seed: options.seed,
         rmsdThreshold: threshold,
@@ -646,6 +652,7 @@ export async function runConformerBench(options: ConformerBenchOptions) {
   const { results, failures, oursSeconds, rdkitSeconds } = await compareConformers(molecules, {
     conformers: options.conformers,
     seed: options.seed,
+    method: options.method,
   });
   const overall = summariseComparisons(results);
   const sets = {
@@ -656,6 +663,7 @@ export async function runConformerBench(options: ConformerBenchOptions) {
   for (const result of results) console.error(JSON.stringify(result));
   return {
     bench: 'conformers',
+    method: options.method ?? 'ensemble',
     ...overall,
     sets,
     failures,

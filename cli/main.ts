@@ -159,6 +159,7 @@ const commands: CliCommand[] = [
       '  Reader throughput (h5ad, MTX), CLIPR AUROC on synthetic screens, LCD vs additive on held-out',
       '  doubles, LCD training steps/s at d = 50 and 300.',
       'tributary bench conformers [--quick] [--molecules 50] [--drugs 20] [--conformers 30] [--seed 42]',
+      '                           [--method ensemble|flow]',
       '  Our ensembles vs RDKit ETKDG + MMFF on GEOM-QM9 test and drug-like ZINC molecules: min / mean MMFF94',
       "  energy (RDKit on both), distinct conformers, COV-R / MAT-R against RDKit's, seconds per molecule.",
       '  --quick: 5 + 3 molecules, 10 conformers.',
@@ -431,12 +432,17 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
           drugs: { type: 'string' },
           conformers: { type: 'string' },
           seed: { type: 'string' },
+          method: { type: 'string' },
         },
         strict: true,
         allowPositionals: false,
       });
       const quick = values.quick ?? false;
+      const method = values.method ?? 'ensemble';
+      if (method !== 'ensemble' && method !== 'flow')
+        throw new UsageError('--method must be ensemble or flow');
       return runConformerBench({
+        method,
         qm9Molecules: flags.integer('molecules', values.molecules, quick ? 5 : 50, 0),
         drugMolecules: flags.integer('drugs', values.drugs, quick ? 3 : 20, 0),
         conformers: positiveNumber('conformers', values.conformers, quick ? 10 : 30, true),
