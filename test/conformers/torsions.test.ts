@@ -19,7 +19,12 @@ import {
   topologyFromOcl,
   type MoleculeTopology,
 } from '~/server/molecules/conformers/structure';
-import { dihedralAngle, findRotatableBonds, setTorsion } from '~/server/molecules/conformers/torsions';
+import {
+  dihedralAngle,
+  findPolarHydrogenRotors,
+  findRotatableBonds,
+  setTorsion,
+} from '~/server/molecules/conformers/torsions';
 import { oracleProps, readSmilesColumn, sharedDataFile } from '../support/rdkitPeer';
 
 function distance(coordinates: Float64Array, i: number, j: number): number {
@@ -42,6 +47,26 @@ async function topologyOf(smiles: string): Promise<MoleculeTopology> {
   molecule.addImplicitHydrogens();
   return withRdkitAromaticity(topologyFromOcl(molecule));
 }
+
+describe('polar-hydrogen rotors', () => {
+  it('find each terminal O–H, N–H or S–H with a heavy reference atom, and nothing else', async () => {
+    const count = async (smiles: string) => findPolarHydrogenRotors(await topologyOf(smiles));
+    const ethanol = await count('CCO');
+    expect(ethanol).toHaveLength(1);
+    const topology = await topologyOf('CCO');
+    const [a, b, c, d] = ethanol[0].dihedral;
+    expect([a, b, c].map((atom) => topology.atomicNumbers[atom])).toEqual([6, 6, 8]);
+    expect(topology.atomicNumbers[d]).toBe(1);
+    expect(ethanol[0].movingAtoms).toHaveLength(1);
+    expect((await count('CCN'))[0].movingAtoms).toHaveLength(2); // NH2: both hydrogens turn
+    expect(await count('OC(=O)CCS')).toHaveLength(2); // carboxylic O–H and thiol S–H
+    expect(await count('Oc1ccccc1')).toHaveLength(1); // phenol
+    expect(await count('CO')).toHaveLength(0); // no heavy atom to measure the turn from
+    expect(await count('CCOC')).toHaveLength(0); // an ether O carries no hydrogen
+    expect(await count('OC1CCCC1')).toHaveLength(1);
+    expect(await count('C1CCNCC1')).toHaveLength(0); // a ring N–H has no rotor
+  });
+});
 
 describe('rotatable bonds (RDKit strict definition)', () => {
   it('match RDKit CalcNumRotatableBonds on 400 ZINC molecules and hand-picked cases', async () => {

@@ -15,7 +15,13 @@ import { MmffEvaluator, type MinimisedConformer, type MmffVariant } from './mmff
 import { openChemLib, type OclMolecule } from './ocl';
 import { heavyAtomGraph, SymmetricRmsd, type CentredPoints } from './rmsd';
 import { coordinatesFromOcl, moleculeFromSmiles, topologyFromOcl, type MoleculeTopology } from './structure';
-import { dihedralAngle, findRotatableBonds, setTorsion, type RotatableBond } from './torsions';
+import {
+  dihedralAngle,
+  findPolarHydrogenRotors,
+  findRotatableBonds,
+  setTorsion,
+  type RotatableBond,
+} from './torsions';
 
 export interface EnsembleOptions {
   /** Distinct conformers wanted. */
@@ -201,6 +207,8 @@ export async function generateEnsemble(smiles: string, options: EnsembleOptions)
   // RDKit's aromaticity, so that the rotatable bonds are RDKit's strict ones (aromaticity.ts).
   const topology = await withRdkitAromaticity(topologyFromOcl(molecule));
   const rotatableBonds = findRotatableBonds(topology);
+  // Random starts also turn O–H, N–H and S–H (not rotatable bonds by RDKit's count; torsions.ts).
+  const randomisedTorsions = [...rotatableBonds, ...findPolarHydrogenRotors(topology)];
   const pairs = nonBondedPairs(topology);
   const evaluator = new MmffEvaluator(molecule, options.variant ?? 'MMFF94');
   const symmetric = new SymmetricRmsd(heavyAtomGraph(topology));
@@ -215,11 +223,11 @@ export async function generateEnsemble(smiles: string, options: EnsembleOptions)
   while (kept.length < n && candidates < maxCandidates) {
     const fromEmbedding = candidates < baseGeometries.length;
     // Rigid molecules have nothing to randomise: once the embeddings are used up, more candidates add nothing.
-    if (!fromEmbedding && rotatableBonds.length === 0) break;
+    if (!fromEmbedding && randomisedTorsions.length === 0) break;
     const baseIndex = fromEmbedding ? candidates : rng.int(baseGeometries.length);
     const start = fromEmbedding
       ? baseGeometries[baseIndex]
-      : randomTorsionCandidate(baseGeometries[baseIndex], rotatableBonds, pairs, rng);
+      : randomTorsionCandidate(baseGeometries[baseIndex], randomisedTorsions, pairs, rng);
     candidates++;
     const minimiseOptions = { maxIterations: options.maxMinimisationIterations ?? 2000 };
     let minimised = evaluator.minimise(start, minimiseOptions);

@@ -173,6 +173,35 @@ export function findRotatableBonds(topology: MoleculeTopology): RotatableBond[] 
   return rotatable;
 }
 
+/**
+ * Rotors of polar hydrogens: the single, acyclic bond b–c to a terminal O, N or S (c has no heavy neighbour
+ * but b) that carries hydrogens. RDKit's strict definition does not count them (c is a terminal heavy atom),
+ * yet where an O–H or N–H points decides hydrogen bonds, often by several kcal/mol; an ensemble's random
+ * starts turn them too. Dihedral a–b–c–H with a heavy neighbour a of b (skipped when b has none); the
+ * moving atoms are c's hydrogens.
+ */
+export function findPolarHydrogenRotors(topology: MoleculeTopology): RotatableBond[] {
+  const rotors: RotatableBond[] = [];
+  for (const bond of topology.bonds) {
+    if (bond.inRing || bond.aromatic || bond.order !== 1) continue;
+    for (const [b, c] of [
+      [bond.from, bond.to],
+      [bond.to, bond.from],
+    ]) {
+      if (![OXYGEN, NITROGEN, SULFUR].includes(topology.atomicNumbers[c])) continue;
+      if (heavyNeighbours(topology, c).length !== 1 || topology.atomicNumbers[b] === 1) continue;
+      const hydrogens = topology.neighbours[c].filter((other) => topology.atomicNumbers[other] === 1);
+      const others = heavyNeighbours(topology, b).filter((other) => other !== c);
+      if (hydrogens.length === 0 || others.length === 0) continue;
+      rotors.push({
+        dihedral: [Math.min(...others), b, c, hydrogens[0]],
+        movingAtoms: Int32Array.from(hydrogens),
+      });
+    }
+  }
+  return rotors;
+}
+
 /** Dihedral angle a–b–c–d in radians, in (−π, π] (IUPAC sign convention). */
 export function dihedralAngle(
   coordinates: Float64Array,
