@@ -12,6 +12,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { initTensorBackend } from '../server/engines/tensor';
 import { conformerEnsemble } from '../server/molecules/conformers/generate';
 import {
   distinctConformerIndices,
@@ -66,6 +67,7 @@ export async function runConformersCommand(
   if (values.prior !== undefined && method !== 'flow') throw usageError('--prior needs --method flow');
   const priorSdf = values.prior === undefined ? undefined : await fs.readFile(values.prior, 'utf8');
 
+  if (method === 'flow') await initTensorBackend();
   const parsed = parseSmiles(await loadRDKit(), values.smiles);
   if (!parsed.valid) throw usageError(`--smiles "${values.smiles}" is not a valid SMILES: ${parsed.error}`);
   console.error(`[conformers] ${values.smiles}: ${n} conformers, MMFF94, ${method}, seed ${seed}`);

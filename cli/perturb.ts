@@ -349,7 +349,13 @@ async function runPredict(rest: string[], usageError: UsageErrorFactory) {
     const started = performance.now();
     // With a measurement model the samples are latents: counts are drawn through it and normalised.
     const predicted = sampleLcd(model, sets, cells, { seed }).map((latents, s) =>
-      latentsToObserved(latents, file.measurement, file.target_library_size, seed + 7919 * (s + 1)),
+      latentsToObserved(
+        latents,
+        file.measurement,
+        file.target_library_size,
+        seed + 7919 * (s + 1),
+        file.selected_count_share ?? 1,
+      ),
     );
     const d = model.dimension;
     const rows: (string | number)[][] = [['perturbation', ...file.genes]];

@@ -26,6 +26,8 @@ export function FilesSection({ projectId, canEdit }: { projectId: string; canEdi
       };
       request.onload = () => resolve({ status: request.status, body: request.responseText });
       request.onerror = () => reject(new Error('Upload failed: the connection was lost'));
+      request.onabort = () => reject(new Error('Upload cancelled'));
+      request.ontimeout = () => reject(new Error('Upload failed: the server did not answer in time'));
       request.send(file);
     });
   }

@@ -320,7 +320,7 @@ export type PreferenceSpace =
        * Assembly mode: options are assembled from the library's fragments (server/preferences/assembly.ts);
        * `size` is then the number of distinct molecules the MDP can build, and there are no pool items.
        */
-      assembly?: { horizon: number; vocab: number; mdpSeed: number; library: string[] };
+      assembly?: { horizon: number; vocab: number; mdpSeed: number; library: string[]; minMolecules: number };
       featureNames: string[];
       /** Raw feature = mean + sd · stored (z-scored over the pool) feature. */
       normalization: { mean: number[]; sd: number[] };

@@ -49,18 +49,23 @@ export interface PerturbModelFile {
    * counts drawn through it, normalised to `target_library_size` and log1p'd. Absent: LCD models X itself.
    */
   measurement?: ZipMeasurement;
+  /** With `measurement`: the mean share of a training cell's library in the model's genes. */
+  selected_count_share?: number;
 }
 
 /**
  * Predicted latents in the units of the observed cells (DESIGN.md §5 "measurement model"): counts drawn
  * from ZIP(π_j, u_j·softplus(s_ij)), each cell normalised to the target library size, then log1p — the
- * preprocessing the observed counts went through. Without a measurement model, the latents are the units.
+ * preprocessing the observed counts went through, whose library sizes counted every gene kept by QC, not
+ * only the selected ones (`selectedShare`: the mean share of a training cell's library in the selected
+ * genes). Without a measurement model, the latents are the units.
  */
 export function latentsToObserved(
   latents: Float32Array,
   measurement: ZipMeasurement | undefined,
   targetLibrarySize: number | null,
   seed: number,
+  selectedShare = 1,
 ): Float32Array {
   if (!measurement || targetLibrarySize === null) return latents;
   const rng = createRng(seed);
@@ -69,7 +74,9 @@ export function latentsToObserved(
   for (let start = 0; start < counts.length; start += d) {
     let library = 0;
     for (let j = 0; j < d; j++) library += counts[start + j];
-    const factor = library > 0 ? targetLibrarySize / library : 0;
+    // The observed cells were scaled by target / (library over all QC genes); a predicted cell has only the
+    // selected genes, which hold `selectedShare` of a library on average: its library is library / share.
+    const factor = library > 0 ? (targetLibrarySize * selectedShare) / library : 0;
     for (let j = 0; j < d; j++) counts[start + j] = Math.log1p(counts[start + j] * factor);
   }
   return counts;
@@ -257,7 +264,11 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
   const prepared = preprocessScreen(screen, {
     labels: { column: options.perturbationKey, control: options.control },
     input: options.input ?? 'auto',
-    genes: options.maxGenes === undefined ? undefined : { maxGenes: options.maxGenes },
+    // Left-out knockouts take no part in choosing the variable genes (their cells are test data).
+    genes:
+      options.maxGenes === undefined
+        ? undefined
+        : { maxGenes: options.maxGenes, excludeFromVariance: options.holdOutSingles },
   });
   const inputKind: InputKind = prepared.targetLibrarySize === null ? 'lognorm' : 'counts';
   const d = prepared.genes.length;
@@ -292,8 +303,12 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
   let modelValues = prepared.X.values;
   if (prepared.counts && (options.measurement ?? 'zip') === 'zip') {
     const zipStarted = performance.now();
-    const zip = fitZipMeasurement(rowsOf(prepared.counts.values, d, trainingCells), d, {
+    const zip = await fitZipMeasurement(rowsOf(prepared.counts.values, d, trainingCells), d, {
       signal: options.signal,
+      onGene: async ({ gene, genes }) => {
+        if (gene % 25 === 0 || gene === genes - 1)
+          await progress(`ZIP measurement model: gene ${gene + 1}/${genes}`);
+      },
     });
     measurement = zip.measurement;
     modelValues = new Float32Array(prepared.X.values.length);
@@ -306,8 +321,18 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
         `${((performance.now() - zipStarted) / 1000).toFixed(1)} s (mean dropout π ${meanDropout.toFixed(3)})`,
     );
   }
+  let selectedShare = 1;
+  if (measurement && prepared.counts && prepared.librarySizes) {
+    const shares = trainingCells.map((cell) => {
+      let selected = 0;
+      for (let j = 0; j < d; j++) selected += prepared.counts!.values[cell * d + j];
+      const library = prepared.librarySizes![cell];
+      return library > 0 ? selected / library : 1;
+    });
+    selectedShare = shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length);
+  }
   const toObserved = (latents: Float32Array, seed: number) =>
-    latentsToObserved(latents, measurement, prepared.targetLibrarySize, seed);
+    latentsToObserved(latents, measurement, prepared.targetLibrarySize, seed, selectedShare);
   const data = {
     dimension: d,
     cells: rowsOf(modelValues, d, trainingCells),
@@ -570,7 +595,7 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
       held_out: heldOut.map((e) => environments[e].key),
       prediction: prediction.model.getWeights(),
       clipr: cliprTrained.model.getWeights(),
-      ...(measurement ? { measurement } : {}),
+      ...(measurement ? { measurement, selected_count_share: selectedShare } : {}),
     };
     const summary = {
       input_kind: inputKind,

@@ -577,6 +577,13 @@ export function preprocessScreen(screen: ScreenData, options: PreprocessOptions)
     environments: built.environments,
     environmentOfCell: built.environmentOfCell,
     targetLibrarySize,
+    librarySizes: rawCounts
+      ? Float64Array.from(built.keptCells, (row) => {
+          let sum = 0;
+          for (let k = rawCounts.indptr[row]; k < rawCounts.indptr[row + 1]; k++) sum += rawCounts.data[k];
+          return sum;
+        })
+      : null,
     summaries,
     folds: [],
   };

@@ -188,6 +188,11 @@ export interface PreparedScreen {
   environmentOfCell: Int32Array;
   /** The library size every cell was scaled to (the median control library size), null for lognorm. */
   targetLibrarySize: number | null;
+  /**
+   * Each kept cell's library size (its counts summed over the genes kept by QC, before gene selection): the
+   * denominator of its normalisation. Null for lognorm input.
+   */
+  librarySizes: Float64Array | null;
   summaries: StepSummary[];
   /** Train / test folds when the split was asked for (PreprocessOptions.split), else []. */
   folds: Fold[];

@@ -24,6 +24,8 @@ export interface AssemblySettings {
   mdpSeed: number;
   /** Canonical SMILES of the library the fragments come from. */
   library: string[];
+  /** Fewest distinct molecules the MDP must reach (K, the options of a query). */
+  minMolecules: number;
 }
 
 /** Most fragments kept from a library: the most frequent (server/molecules/fragments.ts). */
@@ -31,7 +33,8 @@ const MAX_FRAGMENTS = 200;
 /** Fragments larger than this are left out of the vocabulary (whole uncut drugs are poor building blocks). */
 const MAX_FRAGMENT_HEAVY_ATOMS = 20;
 
-const cache = new Map<string, FragmentAssemblyMdp>();
+/** Built MDPs by settings, as promises: concurrent requests for one campaign share one build. */
+const cache = new Map<string, Promise<FragmentAssemblyMdp>>();
 
 /** The campaign's fragment-assembly MDP with z-scored φ (built once per settings, then cached). */
 export async function assemblyMdp(settings: AssemblySettings): Promise<FragmentAssemblyMdp> {
@@ -40,6 +43,15 @@ export async function assemblyMdp(settings: AssemblySettings): Promise<FragmentA
     .digest('hex');
   const cached = cache.get(key);
   if (cached) return cached;
+  const building = buildAssemblyMdp(settings);
+  if (cache.size >= 16) cache.delete(cache.keys().next().value as string);
+  cache.set(key, building);
+  // A failed build is not kept: the next request tries again (and reports the same error).
+  building.catch(() => cache.delete(key));
+  return building;
+}
+
+async function buildAssemblyMdp(settings: AssemblySettings): Promise<FragmentAssemblyMdp> {
   const rdkit = await loadRDKit();
   const library = fragmentLibrary(rdkit, settings.library, {
     maxFragments: MAX_FRAGMENTS,
@@ -58,11 +70,12 @@ export async function assemblyMdp(settings: AssemblySettings): Promise<FragmentA
     seed: settings.mdpSeed,
     standardize: true,
   });
-  if (built.molecules.length < 2) {
-    throw new PreferenceError('BAD_REQUEST', 'the fragments assemble into fewer than 2 distinct molecules');
+  if (built.molecules.length < settings.minMolecules) {
+    throw new PreferenceError(
+      'BAD_REQUEST',
+      `the fragments assemble into ${built.molecules.length} distinct molecule(s), fewer than the ${settings.minMolecules} options of a query; give a larger library or raise H or V`,
+    );
   }
-  if (cache.size >= 16) cache.delete(cache.keys().next().value as string);
-  cache.set(key, built);
   return built;
 }
 

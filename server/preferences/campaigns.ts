@@ -158,6 +158,7 @@ export async function createCampaign(db: AppDb, { projectId, userId, input }: Ne
         vocab: input.assembly.vocab,
         mdpSeed: createRng(seed).nextSeed(),
         library: molecules.molecules.map((molecule) => molecule.smiles),
+        minMolecules: input.K,
       };
       assembly = await assemblyMdp(settings);
       config.horizon = settings.horizon;
@@ -442,6 +443,8 @@ export async function nextQuery(db: AppDb, campaignId: string): Promise<QueryVie
   const campaign = await loadCampaign(db, campaignId);
   if (campaign.status === 'completed') return null;
   if (campaign.pendingQuery) return queryView(db, campaign, campaign.pendingQuery);
+  // Built (or taken from the cache) before the row lock: a rebuild takes seconds (space is immutable).
+  const assembly = await loadAssembly(campaign);
   const updated = await db.transaction(async (tx) => {
     const [locked] = await tx
       .select()
@@ -455,7 +458,7 @@ export async function nextQuery(db: AppDb, campaignId: string): Promise<QueryVie
       config: locked.config,
       space: locked.space,
       pool: await loadPool(tx, locked),
-      assembly: await loadAssembly(locked),
+      assembly,
       shown: shown.map((query) => optionMatrix(query.options)),
       index,
     });
@@ -501,6 +504,13 @@ function describeChoice(choice: number | null): string {
 /** Stores an answer, refits θ̂ and designs the next query, all in one transaction (header). */
 export async function answerQuery(db: AppDb, input: AnswerInput): Promise<AnswerResult> {
   const started = performance.now();
+  // An assembly campaign's MDP, built (or taken from the cache) before the row lock: a rebuild after a
+  // restart takes seconds, and the campaign's space never changes.
+  const [unlocked] = await db
+    .select()
+    .from(preferenceCampaigns)
+    .where(eq(preferenceCampaigns.id, input.campaignId));
+  const assembly = unlocked ? await loadAssembly(unlocked) : undefined;
   return db.transaction(async (tx) => {
     const [campaign] = await tx
       .select()
@@ -575,7 +585,7 @@ export async function answerQuery(db: AppDb, input: AnswerInput): Promise<Answer
         config,
         space,
         pool: await loadPool(tx, campaign),
-        assembly: await loadAssembly(campaign),
+        assembly,
         shown: [...shown.map((query) => optionMatrix(query.options)), current],
         exclude:
           input.choice === null

@@ -357,6 +357,8 @@ describe('torsional flows on molecules', () => {
     console.log(`pipeline: ${JSON.stringify({ ...report, steering: report.steering.length })}`);
     expect(report.merged).toBe(true);
     expect(report.flowCandidates).toBe(12);
+    // The flow contributed: some of its minimised samples are distinct from the base conformers.
+    expect(report.flowConformersKept).toBeGreaterThan(0);
     expect(ensemble.conformers.length).toBeLessThanOrEqual(n);
     const energies = ensemble.conformers.map((c) => c.energy);
     expect(energies).toEqual([...energies].sort((a, b) => a - b));

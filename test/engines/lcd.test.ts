@@ -466,7 +466,7 @@ describe('prediction metrics', () => {
 });
 
 describe('ZIP measurement model', () => {
-  it('recovers the dropout probabilities of simulated counts and maps latents back to counts', () => {
+  it('recovers the dropout probabilities of simulated counts and maps latents back to counts', async () => {
     const rng = createRng(21);
     const cells = 3000;
     const truth: ZipMeasurement = {
@@ -478,7 +478,7 @@ describe('ZIP measurement model', () => {
     };
     const latents = Float32Array.from({ length: cells * 4 }, () => 0.5 + rng.normal());
     const counts = sampleCounts(truth, latents, () => rng.uniform());
-    const fit = fitZipMeasurement(counts, 4, { steps: 300 });
+    const fit = await fitZipMeasurement(counts, 4, { steps: 300 });
     // A dropout estimate from 3000 cells has a standard error of about 0.01–0.02 (binomial error of the
     // excess zeros, inflated by how well a low λ mimics a dropout); 0.05 is about 3 of them.
     fit.measurement.dropout.forEach((p, j) => expect(Math.abs(p - truth.dropout[j])).toBeLessThan(0.05));
@@ -497,6 +497,6 @@ describe('ZIP measurement model', () => {
       const mean = (values: ArrayLike<number>) => column(values, j).reduce((a, b) => a + b, 0) / cells;
       expect(Math.abs(mean(sampled) - mean(expected))).toBeLessThan(1);
     }
-    expect(() => fitZipMeasurement([1.5, 2], 1)).toThrow(/integers/);
+    await expect(fitZipMeasurement([1.5, 2], 1)).rejects.toThrow(/integers/);
   });
 });

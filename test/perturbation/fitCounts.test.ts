@@ -46,7 +46,73 @@ function countScreen(): ScreenData {
   };
 }
 
+/** The count screen plus three unperturbed, highly expressed genes, which gene selection leaves out. */
+function screenWithBackground(): { screen: ScreenData; share: number } {
+  const base = countScreen();
+  const rows = base.X.rows;
+  const rng = createRng(21);
+  const background = 3;
+  const cols = GENES + background;
+  const values = new Float32Array(rows * cols);
+  let shares = 0;
+  for (let i = 0; i < rows; i++) {
+    let selected = 0;
+    let total = 0;
+    for (let j = 0; j < cols; j++) {
+      // Poisson(12) by inversion for the background genes.
+      let value: number;
+      if (j < GENES) value = (base.X as { values: Float32Array }).values[i * GENES + j];
+      else {
+        let k = 0;
+        let p = Math.exp(-12);
+        let cumulative = p;
+        const u = rng.uniform();
+        while (u > cumulative && k < 100) {
+          k++;
+          p *= 12 / k;
+          cumulative += p;
+        }
+        value = k;
+      }
+      values[i * cols + j] = value;
+      total += value;
+      if (j < GENES) selected += value;
+    }
+    shares += total > 0 ? selected / total : 1;
+  }
+  const genes = [...base.genes, 'B0', 'B1', 'B2'];
+  return {
+    screen: { ...base, X: { format: 'dense', rows, cols, values }, genes },
+    share: shares / rows,
+  };
+}
+
 describe('fitting a count screen', () => {
+  it('puts predictions in the observed units when gene selection drops genes from the library', async () => {
+    const { screen, share } = screenWithBackground();
+    // The selected genes hold well under half of each library: a units error would show as log(1/share).
+    expect(share).toBeLessThan(0.6);
+    const { model, summary, distributions } = await fitPerturbationModel(screen, {
+      perturbationKey: 'perturbation',
+      control: 'control',
+      input: 'counts',
+      maxGenes: GENES,
+      steps: 200,
+      seed: 1,
+      holdOutSingles: ['G1'],
+      holdOutSingleSteps: 200,
+      predictedCells: 300,
+    });
+    expect(summary.genes).toBe(GENES);
+    expect(model.selected_count_share).toBeCloseTo(share, 6);
+    // Mean log-normalised value of the left-out knockout's genes, predicted vs observed: equal up to the
+    // model's error (0.25 is loose for it) and far from the log(1/share) ≥ 0.5 offset of a units error.
+    const g1 = distributions.find((entry) => entry.condition === 'G1')!;
+    const mean = (rows: number[][]) => rows.flat().reduce((a, b) => a + b, 0) / rows.flat().length;
+    expect(Math.log(1 / share)).toBeGreaterThan(0.5);
+    expect(Math.abs(mean(g1.predicted) - mean(g1.observed))).toBeLessThan(0.25);
+  });
+
   it('fits the ZIP measurement model first and predicts counts through it', async () => {
     const screen = countScreen();
     const { model, summary } = await fitPerturbationModel(screen, {

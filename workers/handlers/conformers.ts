@@ -10,7 +10,8 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export const conformerHandler = defineHandler({
   configSchema: conformerConfigSchema,
-  usesTensors: false,
+  // The flow method trains and samples tfjs flows (the runner then sets up the configured backend).
+  usesTensors: true,
   async run({ config, seed, reportProgress, loadDataset, log }) {
     const { loadRDKit, parseSmiles } = await import('../../server/molecules/rdkit');
     const { conformerEnsemble } = await import('../../server/molecules/conformers/generate');

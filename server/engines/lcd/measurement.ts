@@ -29,8 +29,8 @@ export interface ZipMeasurement {
 export interface FitZipOptions {
   /** Optimisation steps per gene (default 300). */
   steps?: number;
-  /** Called after each gene; throwing cancels. */
-  onGene?: (info: { gene: number; genes: number; logLikelihood: number }) => void;
+  /** Called after each gene and awaited; throwing cancels. */
+  onGene?: (info: { gene: number; genes: number; logLikelihood: number }) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -107,11 +107,11 @@ function unpack(theta: number[]): GeneParameters {
 }
 
 /** Fits the ZIP measurement model to raw counts, row-major [cells, genes] (DESIGN.md §5). */
-export function fitZipMeasurement(
+export async function fitZipMeasurement(
   counts: ArrayLike<number>,
   genes: number,
   options: FitZipOptions = {},
-): ZipFit {
+): Promise<ZipFit> {
   const cells = counts.length / genes;
   if (!Number.isInteger(cells) || cells < 2)
     throw new Error(`${counts.length} counts are not whole cells of ${genes} genes`);
@@ -166,7 +166,10 @@ export function fitZipMeasurement(
     measurement.priorVariance.push(parameters.variance);
     const geneLogLikelihood = -objective(theta) * cells;
     logLikelihood.push(geneLogLikelihood);
-    options.onGene?.({ gene: j, genes, logLikelihood: geneLogLikelihood });
+    await options.onGene?.({ gene: j, genes, logLikelihood: geneLogLikelihood });
+    // Tens of milliseconds per gene, thousands of genes: let an in-process server (and a job's heartbeat)
+    // run between genes, and a cancellation land.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return { measurement, latents, logLikelihood };
 }

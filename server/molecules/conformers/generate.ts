@@ -59,7 +59,8 @@ export async function conformerEnsemble(
   let stages = 0;
   let progressError: Error | undefined;
   const abort = new AbortController();
-  request.signal?.addEventListener('abort', () => abort.abort(), { once: true });
+  const forwardAbort = () => abort.abort();
+  request.signal?.addEventListener('abort', forwardAbort, { once: true });
   try {
     const flow = await generateTorsionalEnsemble(smiles, {
       n: request.n,
@@ -87,5 +88,7 @@ export async function conformerEnsemble(
     };
   } catch (error) {
     throw progressError ?? error;
+  } finally {
+    request.signal?.removeEventListener('abort', forwardAbort);
   }
 }

@@ -1084,6 +1084,8 @@ export async function generateTorsionalEnsemble(
     const flowEnergies: number[] = [];
     const minimiseOptions = { maxIterations: options.maxMinimisationIterations ?? 2000 };
     for (let i = 0; i < candidateCount; i++) {
+      // Each minimisation blocks for ~0.1–0.5 s: let an in-process server answer, and a cancellation land.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       const startCoordinates = conformerFromTorsions(system, torsions, i);
       let minimised = system.evaluator.minimise(startCoordinates, minimiseOptions);
