@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { eq } from 'drizzle-orm';
 import type { AppDb, AppTx } from './client';
 import { formatBytes } from '../server/format';
-import { blobs } from './schema';
+import { blobs, datasets, models, runCheckpoints } from './schema';
 
 export class BlobTooLargeError extends Error {
   constructor(readonly maxBytes: number) {
@@ -81,6 +82,30 @@ export class BlobStore {
     } finally {
       fs.rmSync(tmpPath, { force: true });
     }
+  }
+
+  /**
+   * Deletes a blob that no dataset, model or checkpoint refers to (its row and its file); a blob still
+   * referred to is kept. Returns whether it was deleted.
+   */
+  async removeIfUnreferenced(sha256: string): Promise<boolean> {
+    const removed = await this.db.transaction(async (tx) => {
+      // One query at a time: a transaction holds one connection.
+      const uses = [
+        await tx.select({ one: datasets.id }).from(datasets).where(eq(datasets.blobSha256, sha256)).limit(1),
+        await tx.select({ one: models.id }).from(models).where(eq(models.weightsSha256, sha256)).limit(1),
+        await tx
+          .select({ one: runCheckpoints.runId })
+          .from(runCheckpoints)
+          .where(eq(runCheckpoints.blobSha256, sha256))
+          .limit(1),
+      ];
+      if (uses.some((rows) => rows.length > 0)) return false;
+      await tx.delete(blobs).where(eq(blobs.sha256, sha256));
+      return true;
+    });
+    if (removed) fs.rmSync(this.pathOf(sha256), { force: true });
+    return removed;
   }
 
   async readBuffer(sha256: string): Promise<Buffer> {

@@ -229,6 +229,7 @@ async function storeResults(
       blob: await runtime.blobs.writeFile(model.weights),
     })),
   );
+  const checkpointBlobs = await checkpointBlobsOf(runtime, run.id);
   await runtime.db.transaction(async (tx) => {
     const [owned] = await tx
       .update(runs)
@@ -243,7 +244,7 @@ async function storeResults(
       .where(and(eq(runs.id, run.id), eq(runs.attempts, attempt), eq(runs.status, 'running')))
       .returning({ id: runs.id });
     if (!owned) return; // a newer attempt owns the run (or it was cancelled): store nothing
-    // The results replace the checkpoints (their blobs stay, content-addressed like every blob).
+    // The results replace the checkpoints (their blobs go after the commit, unless something else uses them).
     await tx.delete(runCheckpoints).where(eq(runCheckpoints.runId, run.id));
     const artifacts = Object.entries(output.artifacts).map(([name, data]) => ({ runId: run.id, name, data }));
     if (artifacts.length) await tx.insert(runArtifacts).values(artifacts);
@@ -262,17 +263,39 @@ async function storeResults(
       .insert(runLogs)
       .values({ runId: run.id, level: 'info', message: `Succeeded in ${totalSeconds.toFixed(1)} s` });
   });
+  await discardBlobs(runtime, checkpointBlobs);
+}
+
+/** The blobs of a run's checkpoints (read before the rows go). */
+async function checkpointBlobsOf(runtime: Pick<Runtime, 'db'>, runId: string): Promise<string[]> {
+  const rows = await runtime.db
+    .select({ sha256: runCheckpoints.blobSha256 })
+    .from(runCheckpoints)
+    .where(eq(runCheckpoints.runId, runId));
+  return rows.map((row) => row.sha256);
+}
+
+/** Removes blobs nothing refers to any more (a finished run's checkpoints); a failure only leaves a file. */
+async function discardBlobs(runtime: Pick<Runtime, 'blobs'>, shas: readonly string[]) {
+  for (const sha256 of shas) {
+    try {
+      await runtime.blobs.removeIfUnreferenced(sha256);
+    } catch (error) {
+      console.error(`[worker] could not remove checkpoint blob ${sha256}:`, error);
+    }
+  }
 }
 
 async function finish(
-  runtime: Pick<Runtime, 'db'>,
+  runtime: Pick<Runtime, 'db' | 'blobs'>,
   runId: string,
   attempt: number,
   status: 'failed' | 'cancelled',
   error: string | null,
   message: string,
 ) {
-  await runtime.db.transaction(async (tx) => {
+  const checkpointBlobs = await checkpointBlobsOf(runtime, runId);
+  const finished = await runtime.db.transaction(async (tx) => {
     const [row] = await tx
       .update(runs)
       .set({ status, error, finishedAt: new Date() })
@@ -282,7 +305,9 @@ async function finish(
       await tx.delete(runCheckpoints).where(eq(runCheckpoints.runId, runId));
       await tx.insert(runLogs).values({ runId, level: status === 'failed' ? 'error' : 'warn', message });
     }
+    return row !== undefined;
   });
+  if (finished) await discardBlobs(runtime, checkpointBlobs);
 }
 
 /** A run whose cancellation was requested while no worker held it ends as cancelled. */

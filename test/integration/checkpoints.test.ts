@@ -5,9 +5,10 @@
  * removes its checkpoints. And the perturbation fit restores every model it finds checkpointed instead of
  * training it again, ending with the same weights.
  */
-import { eq } from 'drizzle-orm';
+import fs from 'node:fs';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCheckpoints, runs } from '../../db/schema';
+import { blobs, runCheckpoints, runs } from '../../db/schema';
 import { fitPerturbationModel } from '../../server/perturbation/fit';
 import { syntheticScreen } from '../../server/perturbation/synthetic';
 import type { Runtime } from '../../server/runtime';
@@ -53,8 +54,35 @@ describe.each(databaseModes)('run checkpoints on %s', (mode) => {
     await second.save('model', 'weights after phase 2');
     expect((await second.load('model'))?.toString()).toBe('weights after phase 2');
 
-    // The run finishes (executeRun claims attempt 3 and completes the noop job): no checkpoint is left.
+    // Another run holds a checkpoint with the same bytes as one of this run's (content-addressed: one blob).
+    await second.save('shared', 'same bytes in two runs');
+    const other = await createRun(runtime, {
+      projectId,
+      kind: 'noop',
+      name: 'other',
+      config: { durationMs: 10 },
+      seed: 0,
+      userId,
+    });
+    await runtime.db.update(runs).set({ status: 'running', attempts: 1 }).where(eq(runs.id, other.id));
+    await checkpointStore(runtime, other.id, 1).save('shared', 'same bytes in two runs');
+    const blobOf = async (runId: string, name: string) =>
+      (
+        await runtime.db
+          .select({ sha: runCheckpoints.blobSha256 })
+          .from(runCheckpoints)
+          .where(and(eq(runCheckpoints.runId, runId), eq(runCheckpoints.name, name)))
+      )[0].sha;
+    const own = await blobOf(run.id, 'model');
+    const shared = await blobOf(run.id, 'shared');
+
+    // The run finishes (executeRun claims attempt 3 and completes the noop job): no checkpoint is left,
+    // its own blob is gone (row and file), the blob the other run still uses stays.
     await executeRun(runtime, run.id, 'test');
+    expect(await runtime.db.select().from(blobs).where(eq(blobs.sha256, own))).toEqual([]);
+    expect(fs.existsSync(runtime.blobs.pathOf(own))).toBe(false);
+    expect(await runtime.db.select().from(blobs).where(eq(blobs.sha256, shared))).toHaveLength(1);
+    expect(fs.existsSync(runtime.blobs.pathOf(shared))).toBe(true);
     const [done] = await runtime.db.select().from(runs).where(eq(runs.id, run.id));
     expect(done.status).toBe('succeeded');
     expect(await runtime.db.select().from(runCheckpoints).where(eq(runCheckpoints.runId, run.id))).toEqual(
