@@ -4,6 +4,7 @@ import { useMemo, type ReactNode } from 'react';
 import type { RouterOutputs } from './types';
 import type { RfmNodeView } from '~/server/jobs/rfm';
 import { Plot } from './Plot';
+import { LibraryPlots, type LibraryArtifact } from './molecules/LibraryPlots';
 import { MoleculeGrid, type MoleculeRow } from './molecules/MoleculeGrid';
 import { ConformerPlots, type ConformerArtifact } from './conformers/ConformerPlots';
 import {
@@ -92,6 +93,14 @@ export function RunDashboard({ dashboard, actions }: { dashboard: Dashboard; act
           sdfHref={'role' in dashboard ? `/api/runs/${run.id}/molecules.sdf` : undefined}
         />
       )}
+      {typeof artifacts.library === 'object' &&
+        artifacts.library !== null &&
+        Array.isArray(artifacts.molecules) && (
+          <LibraryPlots
+            library={artifacts.library as LibraryArtifact}
+            samples={artifacts.molecules as MoleculeRow[]}
+          />
+        )}
       {artifacts.conformers !== undefined && artifacts.conformers !== null && (
         <ConformerPlots artifact={artifacts.conformers as ConformerArtifact} runName={run.name} />
       )}

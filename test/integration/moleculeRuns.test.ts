@@ -52,6 +52,18 @@ describe('molecule runs (PGlite)', () => {
     );
     expect(prior.run.error).toBeNull();
     expect(prior.run.metrics).toMatchObject({ molecules: library.length });
+    // Library statistics: every library molecule's properties (the library is under 1,000), in range.
+    const libraryStats = prior.artifacts.library as {
+      molecules: number;
+      properties: { molecules: number; of: number; values: Record<string, number[]> };
+    };
+    expect(libraryStats.properties.of).toBe(libraryStats.molecules);
+    expect(libraryStats.properties.molecules).toBe(libraryStats.molecules);
+    expect(Object.keys(libraryStats.properties.values).sort()).toEqual(['logp', 'mw', 'qed', 'sa', 'tpsa']);
+    for (const qed of libraryStats.properties.values.qed) expect(qed).toBeGreaterThan(0);
+    for (const qed of libraryStats.properties.values.qed) expect(qed).toBeLessThan(1);
+    for (const sa of libraryStats.properties.values.sa) expect(sa).toBeGreaterThanOrEqual(1);
+    for (const sa of libraryStats.properties.values.sa) expect(sa).toBeLessThanOrEqual(10);
     const [stored] = await runtime.db.select().from(models).where(eq(models.runId, prior.run.id));
     expect(stored.kind).toBe('molecular-prior');
 

@@ -28,6 +28,40 @@ async function librarySmiles(
   return records.filter((record) => record.valid).map((record) => record.canonical ?? record.input);
 }
 
+/** Properties shown as library histograms (next to the samples'), and how many library molecules enter. */
+const LIBRARY_PROPERTIES = ['qed', 'sa', 'logp', 'mw', 'tpsa'] as const;
+const LIBRARY_PROPERTY_MOLECULES = 1000;
+
+/**
+ * Property distributions of a training library (up to 1,000 molecules, evenly spread over it), for the
+ * dashboard's library statistics and its library-vs-samples histograms.
+ */
+async function libraryProperties(smiles: readonly string[]) {
+  const { loadRDKit, withMolecule } = await import('../../server/molecules/rdkit');
+  const { MoleculeContext } = await import('../../server/molecules/properties');
+  const rdkit = await loadRDKit();
+  const step = Math.max(1, smiles.length / LIBRARY_PROPERTY_MOLECULES);
+  const chosen = Array.from({ length: Math.min(smiles.length, LIBRARY_PROPERTY_MOLECULES) }, (_, i) =>
+    Math.floor(i * step),
+  );
+  const values = Object.fromEntries(LIBRARY_PROPERTIES.map((key) => [key, [] as number[]])) as Record<
+    (typeof LIBRARY_PROPERTIES)[number],
+    number[]
+  >;
+  for (const [position, index] of chosen.entries()) {
+    if (position % 50 === 49) await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      const properties = withMolecule(rdkit, smiles[index], (mol) =>
+        new MoleculeContext(rdkit, mol).properties(),
+      );
+      for (const key of LIBRARY_PROPERTIES) values[key].push(Math.round(properties[key] * 1e4) / 1e4);
+    } catch {
+      // the library was validated when it was encoded; a molecule RDKit now refuses is left out
+    }
+  }
+  return { molecules: values.qed.length, of: smiles.length, values };
+}
+
 /** Properties and depictions of the best molecules, for the dashboard. */
 async function describeMolecules(smiles: string[], rewards: number[]) {
   const { loadRDKit, withMolecule, depictSvg } = await import('../../server/molecules/rdkit');
@@ -113,7 +147,12 @@ export const moleculePriorHandler = defineHandler({
             samples.map(() => 0),
           ),
           generation: metrics,
-          library: { molecules: stored.training.molecules, skipped: library.skipped.slice(0, 50) },
+          library: {
+            molecules: stored.training.molecules,
+            skipped: library.skipped.slice(0, 50),
+            skippedCount: library.skipped.length,
+            properties: await libraryProperties([...prior.trainingSmiles]),
+          },
           space: { vocabulary: stored.symbols.length, length: stored.length },
         },
         models: [
