@@ -16,7 +16,12 @@ import {
   type DistributionScores,
   type LcdWeights,
 } from '../engines/lcd';
-import { fitZipMeasurement, sampleCounts, type ZipMeasurement } from '../engines/lcd/measurement';
+import {
+  fitZipMeasurement,
+  posteriorLatents,
+  sampleCounts,
+  type ZipMeasurement,
+} from '../engines/lcd/measurement';
 import { createRng } from '../engines/random';
 import { initTensorBackend } from '../engines/tensor';
 import { preprocessScreen, type InputKind } from './preprocess';
@@ -300,10 +305,18 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
   // DESIGN.md §5: for counts, the ZIP measurement model is fitted first (on the training cells only, so
   // held-out cells inform nothing) and LCD models its standardised latents.
   let measurement: ZipMeasurement | undefined;
+  let measurementCells = 0;
   let modelValues = prepared.X.values;
   if (prepared.counts && (options.measurement ?? 'zip') === 'zip') {
     const zipStarted = performance.now();
-    const zip = await fitZipMeasurement(rowsOf(prepared.counts.values, d, trainingCells), d, {
+    // The cells of left-out knockouts are test data for their fold: the measurement model is fitted
+    // without them, and gives them latents afterwards like any other cell.
+    const leftOut = new Set(options.holdOutSingles ?? []);
+    const zipCells = trainingCells.filter((cell) => {
+      const environment = environments[prepared.environmentOfCell[cell]];
+      return !(environment.kind === 'single' && leftOut.has(environment.genes[0]));
+    });
+    const zip = await fitZipMeasurement(rowsOf(prepared.counts.values, d, zipCells), d, {
       signal: options.signal,
       onGene: async ({ gene, genes }) => {
         if (gene % 25 === 0 || gene === genes - 1)
@@ -312,12 +325,12 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
     });
     measurement = zip.measurement;
     modelValues = new Float32Array(prepared.X.values.length);
-    trainingCells.forEach((cell, row) =>
-      modelValues.set(zip.latents.subarray(row * d, (row + 1) * d), cell * d),
-    );
+    const latents = posteriorLatents(measurement, rowsOf(prepared.counts.values, d, trainingCells));
+    trainingCells.forEach((cell, row) => modelValues.set(latents.subarray(row * d, (row + 1) * d), cell * d));
+    measurementCells = zipCells.length;
     const meanDropout = measurement.dropout.reduce((a, b) => a + b, 0) / d;
     await progress(
-      `ZIP measurement model fitted on ${trainingCells.length} cells in ` +
+      `ZIP measurement model fitted on ${zipCells.length} cells in ` +
         `${((performance.now() - zipStarted) / 1000).toFixed(1)} s (mean dropout π ${meanDropout.toFixed(3)})`,
     );
   }
@@ -600,6 +613,7 @@ export async function fitPerturbationModel(screen: ScreenData, options: FitOptio
     const summary = {
       input_kind: inputKind,
       measurement: measurement ? 'zip' : 'none',
+      measurement_cells: measurementCells,
       cells: prepared.cells.length,
       genes: d,
       perturbed_genes: modelFile.perturbed_genes.length,

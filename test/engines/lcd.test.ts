@@ -22,6 +22,7 @@ import {
   energyDistance,
   expectedCounts,
   fitZipMeasurement,
+  posteriorLatents,
   LcdModel,
   meanOf,
   mmdRbf,
@@ -483,6 +484,8 @@ describe('ZIP measurement model', () => {
     // excess zeros, inflated by how well a low λ mimics a dropout); 0.05 is about 3 of them.
     fit.measurement.dropout.forEach((p, j) => expect(Math.abs(p - truth.dropout[j])).toBeLessThan(0.05));
     expect(fit.latents).toHaveLength(cells * 4);
+    // The same posterior means, computed for given counts from the fitted model alone.
+    expect(posteriorLatents(fit.measurement, counts)).toEqual(fit.latents);
     expect(fit.logLikelihood.every(Number.isFinite)).toBe(true);
     // Posterior-mean latents follow the true ones (Poisson noise caps the correlation well below 1).
     const column = (values: ArrayLike<number>, j: number) =>

@@ -143,6 +143,8 @@ describe('fitting a count screen', () => {
     // Every left-out prediction went through the same path and was scored.
     const [row] = summary.metrics.held_out_singles.per_gene;
     expect(row.perturbation).toBe('G1');
+    // The measurement model never saw the left-out knockout's cells.
+    expect(summary.measurement_cells).toBe(summary.training.cells - row.cells_observed);
     expect(Number.isFinite(row.lcd.all.energy_distance)).toBe(true);
   });
 

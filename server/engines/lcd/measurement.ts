@@ -207,6 +207,29 @@ function softplus(s: number): number {
   return s > 30 ? s : Math.log1p(Math.exp(s));
 }
 
+/**
+ * Posterior-mean latents E[s_ij | x_ij] of counts (row-major [cells, genes]) under a fitted measurement
+ * model: what fitZipMeasurement returns for the cells it was fitted on, for any other cells.
+ */
+export function posteriorLatents(measurement: ZipMeasurement, counts: ArrayLike<number>): Float32Array {
+  const genes = measurement.scale.length;
+  const cells = counts.length / genes;
+  if (!Number.isInteger(cells))
+    throw new Error(`${counts.length} counts are not whole cells of ${genes} genes`);
+  const latents = new Float32Array(counts.length);
+  for (let j = 0; j < genes; j++) {
+    const values = [...new Set(Array.from({ length: cells }, (_, i) => counts[i * genes + j]))];
+    const rows = marginal(values, measurement.scale[j], {
+      dropout: measurement.dropout[j],
+      mean: measurement.priorMean[j],
+      variance: measurement.priorVariance[j],
+    });
+    const posterior = new Map(values.map((k, index) => [k, rows[index].posteriorMean]));
+    for (let i = 0; i < cells; i++) latents[i * genes + j] = posterior.get(counts[i * genes + j])!;
+  }
+  return latents;
+}
+
 /** E[x_ij] = (1 − π_j)·u_j·softplus(s_ij) for latents row-major [cells, genes]. */
 export function expectedCounts(measurement: ZipMeasurement, latents: ArrayLike<number>): Float32Array {
   const d = measurement.scale.length;
