@@ -4,31 +4,15 @@
  * energies, and download the SD file with one record per conformer. No console errors.
  */
 import fs from 'node:fs';
-import { expect, test, type Page } from '@playwright/test';
-
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`${page.url()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => errors.push(`${page.url()}: uncaught ${error.message}`));
-  return errors;
-}
+import { expect, test } from '@playwright/test';
+import { signUpWithProject, watchConsole } from './support';
 
 test('generate conformers, view them in 3-D, download the SDF', async ({ browser }) => {
   test.setTimeout(240_000);
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
   const errors = watchConsole(page);
-  await page.goto('/sign-up');
-  await page.getByLabel('Name').fill('Cleo');
-  await page.getByLabel('Email').fill('cleo@example.org');
-  await page.getByLabel('Password').fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page).toHaveURL(/\/projects$/);
-  await page.getByLabel('Name').fill('Shapes');
-  await page.getByRole('button', { name: 'Create project' }).click();
-  await expect(page).toHaveURL(/\/projects\/[0-9a-f-]{36}$/);
+  await signUpWithProject(page, 'Cleo', 'cleo@example.org', 'Shapes');
 
   await page.getByRole('tab', { name: 'Conformers' }).click();
   const form = page.getByRole('form', { name: 'Generate conformers' });

@@ -10,20 +10,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { signUpWithProject, watchConsole } from './support';
 
 const data = path.resolve('..', 'shared', 'data', 'perturbation');
 const peerPython = '/usr/bin/python3';
 const writeH5ad = path.resolve('..', 'shared', 'peers', 'write_h5ad.py');
-
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`${page.url()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => errors.push(`${page.url()}: uncaught ${error.message}`));
-  return errors;
-}
 
 /** Labels by our guide assignment, then the .h5ad by AnnData; a missing peer fails loudly. */
 function writePapalexiH5ad(dir: string): string {
@@ -65,15 +57,7 @@ test('Papalexi 2021 from an AnnData .h5ad: upload, fit with a knockout left out,
     const context = await browser.newContext();
     const page = await context.newPage();
     const errors = watchConsole(page);
-    await page.goto('/sign-up');
-    await page.getByLabel('Name').fill('Rosa');
-    await page.getByLabel('Email').fill('rosa@example.org');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create account' }).click();
-    await expect(page).toHaveURL(/\/projects$/);
-    await page.getByLabel('Name').fill('THP-1 knockouts');
-    await page.getByRole('button', { name: 'Create project' }).click();
-    await expect(page).toHaveURL(/\/projects\/[0-9a-f-]{36}$/);
+    await signUpWithProject(page, 'Rosa', 'rosa@example.org', 'THP-1 knockouts');
 
     await page.getByRole('tab', { name: 'Files' }).click();
     await page.getByLabel('Upload a file').setInputFiles(h5ad);

@@ -3,19 +3,12 @@
  * watch it finish, open its dashboard, share it, open the link signed out (read-only), and see a
  * second user refused. No page may log a browser console error along the way.
  */
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Browser } from '@playwright/test';
+import { watchConsole } from './support';
 
 const password = 'correct horse battery';
 
 /** Records console errors and uncaught exceptions of a page. */
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`${page.url()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => errors.push(`${page.url()}: uncaught ${error.message}`));
-  return errors;
-}
 
 async function signUp(browser: Browser, name: string, email: string) {
   const context = await browser.newContext();

@@ -6,16 +6,8 @@
  * design run (a tiny prior trained from the Molecules tab), whose molecules appear. No page may log a
  * browser console error.
  */
-import { expect, test, type Page } from '@playwright/test';
-
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`${page.url()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => errors.push(`${page.url()}: uncaught ${error.message}`));
-  return errors;
-}
+import { expect, test } from '@playwright/test';
+import { signUpWithProject, watchConsole } from './support';
 
 test('answer 10 molecule queries by keyboard, see the estimate, then design with the learned reward', async ({
   browser,
@@ -26,15 +18,7 @@ test('answer 10 molecule queries by keyboard, see the estimate, then design with
   const page = await context.newPage();
   const errors = watchConsole(page);
 
-  await page.goto('/sign-up');
-  await page.getByLabel('Name').fill('Pat');
-  await page.getByLabel('Email').fill('pat@example.org');
-  await page.getByLabel('Password').fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page).toHaveURL(/\/projects$/);
-  await page.getByLabel('Name').fill('Preferences study');
-  await page.getByRole('button', { name: 'Create project' }).click();
-  await expect(page).toHaveURL(/\/projects\/[0-9a-f-]{36}$/);
+  await signUpWithProject(page, 'Pat', 'pat@example.org', 'Preferences study');
 
   // A molecules campaign over the default list of drugs.
   await page.getByRole('tab', { name: 'Preferences' }).click();
