@@ -13,15 +13,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initTensorBackend } from '../server/engines/tensor';
-import { conformerEnsemble } from '../server/molecules/conformers/generate';
 import {
-  distinctConformerIndices,
-  energySummary,
-  meanPairwiseRmsd,
-} from '../server/molecules/conformers/metrics';
-import { heavyAtomGraph, SymmetricRmsd } from '../server/molecules/conformers/rmsd';
-import { writeSdf } from '../server/molecules/conformers/sdf';
-import { xtbEnergy } from '../server/molecules/conformers/xtb';
+  conformerEnsemble,
+  describeEnsemble,
+  xtbSinglePoints,
+} from '../server/molecules/conformers/generate';
 import { loadRDKit, parseSmiles } from '../server/molecules/rdkit';
 
 type UsageErrorFactory = (message: string) => Error;
@@ -84,35 +80,19 @@ export async function runConformersCommand(
       lastMessage = stage;
     },
   });
-  const energies = ensemble.conformers.map((conformer) => conformer.energy);
   // --energy xtb: GFN2-xTB single points of the MMFF94 minima (the xtb program), kcal/mol.
-  const xtb: number[] = [];
-  if (energy === 'xtb') {
-    for (const [index, conformer] of ensemble.conformers.entries()) {
-      console.error(`[conformers] GFN2-xTB single point ${index + 1}/${ensemble.conformers.length}`);
-      xtb.push(
-        (await xtbEnergy(ensemble.topology, conformer.coordinates, { timeoutMs: 120_000 })).energyKcal,
-      );
-    }
-  }
-  const summary = energySummary(energies);
-  const symmetric = new SymmetricRmsd(heavyAtomGraph(ensemble.topology));
-  const rmsd = symmetric.matrix(
-    ensemble.conformers.map((conformer) => conformer.coordinates),
-    ensemble.conformers.map((conformer) => conformer.coordinates),
-  );
-  const sdf = writeSdf(
-    ensemble.topology,
-    ensemble.conformers.map((conformer, index) => ({
-      name: `${values.smiles} conformer ${index + 1}`,
-      coordinates: conformer.coordinates,
-      properties: {
-        ENERGY: conformer.energy.toFixed(4),
-        ORIGIN: conformer.origin,
-        ...(xtb.length ? { XTB_ENERGY: xtb[index].toFixed(4) } : {}),
-      },
-    })),
-  );
+  const xtb =
+    energy === 'xtb'
+      ? await xtbSinglePoints(ensemble, {
+          timeoutMs: 120_000,
+          onEach: (index, total) => console.error(`[conformers] GFN2-xTB single point ${index + 1}/${total}`),
+        })
+      : [];
+  const { summary, distinct, meanPairwiseRmsd, sdf } = describeEnsemble(ensemble, {
+    title: values.smiles,
+    rmsdThreshold,
+    xtb: xtb.length ? xtb : undefined,
+  });
   await fs.mkdir(path.dirname(path.resolve(values.out)), { recursive: true });
   await fs.writeFile(values.out, sdf);
   return {
@@ -145,9 +125,9 @@ export async function runConformersCommand(
           xtb_relative: xtb.map((value) => round4(value - Math.min(...xtb))),
         }
       : {}),
-    distinct: distinctConformerIndices(rmsd, rmsdThreshold).length,
+    distinct,
     rmsd_threshold: rmsdThreshold,
-    mean_pairwise_rmsd: round4(meanPairwiseRmsd(rmsd)),
+    mean_pairwise_rmsd: round4(meanPairwiseRmsd),
     seconds: round4(ensemble.seconds),
     out: values.out,
   };

@@ -14,10 +14,8 @@ export const conformerHandler = defineHandler({
   usesTensors: true,
   async run({ config, seed, reportProgress, loadDataset, log }) {
     const { loadRDKit, parseSmiles } = await import('../../server/molecules/rdkit');
-    const { conformerEnsemble } = await import('../../server/molecules/conformers/generate');
-    const metrics = await import('../../server/molecules/conformers/metrics');
-    const { heavyAtomGraph, SymmetricRmsd } = await import('../../server/molecules/conformers/rmsd');
-    const { writeSdf } = await import('../../server/molecules/conformers/sdf');
+    const { conformerEnsemble, describeEnsemble, xtbSinglePoints } =
+      await import('../../server/molecules/conformers/generate');
 
     const parsed = parseSmiles(await loadRDKit(), config.smiles);
     if (!parsed.valid) throw new Error(`"${config.smiles}" is not a valid SMILES: ${parsed.error}`);
@@ -46,38 +44,23 @@ export const conformerHandler = defineHandler({
     const conformers = ensemble.conformers;
     if (conformers.length === 0) throw new Error('no conformer survived minimisation');
     // GFN2-xTB single points of the MMFF94 minima (DESIGN.md §4's optional energy), one process each.
-    let xtb: number[] | undefined;
-    if (config.energy === 'xtb') {
-      const { xtbEnergy } = await import('../../server/molecules/conformers/xtb');
-      xtb = [];
-      for (const [index, conformer] of conformers.entries()) {
-        await reportProgress({
-          fraction: 0.95 + (0.05 * index) / conformers.length,
-          message: `GFN2-xTB single point ${index + 1}/${conformers.length}`,
-        });
-        xtb.push(
-          (await xtbEnergy(ensemble.topology, conformer.coordinates, { timeoutMs: 60_000 })).energyKcal,
-        );
-      }
-    }
+    const xtb =
+      config.energy === 'xtb'
+        ? await xtbSinglePoints(ensemble, {
+            timeoutMs: 60_000,
+            onEach: (index, total) =>
+              reportProgress({
+                fraction: 0.95 + (0.05 * index) / total,
+                message: `GFN2-xTB single point ${index + 1}/${total}`,
+              }),
+          })
+        : undefined;
     const xtbMin = xtb ? Math.min(...xtb) : 0;
-    const energies = conformers.map((conformer) => conformer.energy);
-    const summary = metrics.energySummary(energies);
-    const coordinates = conformers.map((conformer) => conformer.coordinates);
-    const rmsd = new SymmetricRmsd(heavyAtomGraph(ensemble.topology)).matrix(coordinates, coordinates);
-    const distinct = metrics.distinctConformerIndices(rmsd, config.rmsdThreshold).length;
-    const sdf = writeSdf(
-      ensemble.topology,
-      conformers.map((conformer, index) => ({
-        name: `${parsed.canonical} conformer ${index + 1}`,
-        coordinates: conformer.coordinates,
-        properties: {
-          ENERGY: conformer.energy.toFixed(4),
-          ORIGIN: conformer.origin,
-          ...(xtb ? { XTB_ENERGY: xtb[index].toFixed(4) } : {}),
-        },
-      })),
-    );
+    const { summary, distinct, meanPairwiseRmsd, sdf } = describeEnsemble(ensemble, {
+      title: parsed.canonical,
+      rmsdThreshold: config.rmsdThreshold,
+      xtb,
+    });
     return {
       metrics: {
         conformers: conformers.length,
@@ -85,7 +68,7 @@ export const conformerHandler = defineHandler({
         mean_energy: round4(summary.mean),
         boltzmann_energy: round4(summary.boltzmann),
         distinct,
-        mean_pairwise_rmsd: round4(metrics.meanPairwiseRmsd(rmsd)),
+        mean_pairwise_rmsd: round4(meanPairwiseRmsd),
         rotatable_bonds: ensemble.rotatableBonds.length,
         ...(ensemble.flow
           ? {

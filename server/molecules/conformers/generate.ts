@@ -9,12 +9,16 @@
  * `seconds` of a flow ensemble includes its base ensemble.
  */
 import { generateEnsemble, type Ensemble } from './ensemble';
+import { distinctConformerIndices, energySummary, meanPairwiseRmsd } from './metrics';
+import { heavyAtomGraph, SymmetricRmsd } from './rmsd';
+import { writeSdf } from './sdf';
 import { torsionsFromSdf } from './sdfTorsions';
 import {
   generateTorsionalEnsemble,
   type TorsionalEnsembleOptions,
   type TorsionalFlowReport,
 } from './torsionalFlow';
+import { xtbEnergy } from './xtb';
 
 export type ConformerMethod = 'ensemble' | 'flow';
 
@@ -91,4 +95,53 @@ export async function conformerEnsemble(
   } finally {
     request.signal?.removeEventListener('abort', forwardAbort);
   }
+}
+
+/** GFN2-xTB single points (kcal/mol) of an ensemble's conformers, one `xtb` process each (xtb.ts). */
+export async function xtbSinglePoints(
+  ensemble: Ensemble,
+  options: { timeoutMs: number; onEach?: (index: number, total: number) => void | Promise<void> },
+): Promise<number[]> {
+  const energies: number[] = [];
+  for (const [index, conformer] of ensemble.conformers.entries()) {
+    await options.onEach?.(index, ensemble.conformers.length);
+    const result = await xtbEnergy(ensemble.topology, conformer.coordinates, {
+      timeoutMs: options.timeoutMs,
+    });
+    energies.push(result.energyKcal);
+  }
+  return energies;
+}
+
+/**
+ * What the CLI and the job report of an ensemble: its energy summary, diversity (distinct conformers at the
+ * RMSD threshold, mean pairwise heavy-atom RMSD) and the SD file, each record carrying ENERGY, ORIGIN and,
+ * when given, XTB_ENERGY.
+ */
+export function describeEnsemble(
+  ensemble: Ensemble,
+  options: { title: string; rmsdThreshold: number; xtb?: readonly number[] },
+) {
+  const { conformers, topology } = ensemble;
+  const summary = energySummary(conformers.map((conformer) => conformer.energy));
+  const coordinates = conformers.map((conformer) => conformer.coordinates);
+  const rmsd = new SymmetricRmsd(heavyAtomGraph(topology)).matrix(coordinates, coordinates);
+  const sdf = writeSdf(
+    topology,
+    conformers.map((conformer, index) => ({
+      name: `${options.title} conformer ${index + 1}`,
+      coordinates: conformer.coordinates,
+      properties: {
+        ENERGY: conformer.energy.toFixed(4),
+        ORIGIN: conformer.origin,
+        ...(options.xtb ? { XTB_ENERGY: options.xtb[index].toFixed(4) } : {}),
+      },
+    })),
+  );
+  return {
+    summary,
+    distinct: distinctConformerIndices(rmsd, options.rmsdThreshold).length,
+    meanPairwiseRmsd: meanPairwiseRmsd(rmsd),
+    sdf,
+  };
 }
