@@ -40,6 +40,12 @@ export interface MoleculeBenchOptions {
   seed: number;
   /** β in the target p·exp(β·f/α) (the design form's default is 5). */
   rewardWeight: number;
+  /** α of the ZINC and BBBP priors in the RFM intersection (default 1, 1). */
+  priorWeights: [number, number];
+  /** Learning rate of the design's inner training. */
+  designLearningRate: number;
+  /** Snap each mirror step's samples to their one-hot vertex before training (design.ts). */
+  snapSamples: boolean;
 }
 
 function readSmiles(file: string): string[] {
@@ -87,8 +93,13 @@ function designFigures(result: {
   rewardTop10: number;
   rewardCalls: number;
   metrics: { validity: number; int_div: number; uniqueness: number };
+  iterations?: { k: number; effectiveSampleFraction: number }[];
 }) {
   return {
+    // The effective sample fraction of each mirror step's weights (how many scored molecules carried it).
+    ...(result.iterations && {
+      ess_fraction: result.iterations.map((iteration) => iteration.effectiveSampleFraction),
+    }),
     mean_reward: result.rewardMean,
     top10_reward: result.rewardTop10,
     validity: result.metrics.validity,
@@ -130,6 +141,8 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
   try {
     const priorSamples = zincPrior.prior.sample(1000, options.seed + 2);
     const priorMetrics = await generationMetrics(priorSamples, zincPrior.prior.trainingSmiles);
+    const priorRewards = Array.from(reward.evaluate(priorSamples));
+    const priorRewardMean = priorRewards.reduce((a, b) => a + b, 0) / priorRewards.length;
     console.error(`[bench molecules] prior: ${JSON.stringify(priorMetrics)}`);
 
     const common = {
@@ -139,11 +152,14 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
       sampleCount: options.sampleCount,
       steps: options.designSteps,
       samples: options.keep,
+      learningRate: options.designLearningRate,
+      snapSamples: options.snapSamples,
       seed: options.seed + 3,
     };
     const rfm = await designMolecules({
       ...common,
       priors: [zincPrior.prior, bbbpPrior.prior],
+      weights: options.priorWeights,
       operator: 'intersection',
     });
     const single = await designMolecules({ ...common, priors: [zincPrior.prior], operator: 'intersection' });
@@ -160,6 +176,8 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
         int_div: priorMetrics.int_div,
         filters: priorMetrics.filters,
         qed_mean: priorMetrics.properties.qed.mean,
+        // The reward's mean over the prior's samples: what each design method moves away from.
+        reward_mean: priorRewardMean,
         train_seconds: zincPrior.seconds,
         molecules: zinc.length,
         dimension: zincPrior.prior.dimension,

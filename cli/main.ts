@@ -153,6 +153,7 @@ const commands: CliCommand[] = [
       '  Threads default to TRIBUTARY_BLAS_THREADS (the cores available); PyTorch gets the same number.',
       pbrlBenchUsage,
       'tributary bench molecules [--quick] [--zinc-molecules N] [--prior-steps N] [--reward-weight 5] [--seed S]',
+      '  [--prior-weights 1,1] [--design-steps N] [--design-lr 5e-4] [--snap]',
       '  ZINC and BBBP priors in one SELFIES space; RFM vs best-of-N vs one prior toward QED and easy',
       '  synthesis; props throughput next to RDKit (shared/peers/rdkit_oracle.py).',
       'tributary bench perturbation [--quick]',
@@ -401,12 +402,20 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
           'zinc-molecules': { type: 'string' },
           'prior-steps': { type: 'string' },
           'reward-weight': { type: 'string' },
+          'prior-weights': { type: 'string' },
+          'design-steps': { type: 'string' },
+          'design-lr': { type: 'string' },
+          snap: { type: 'boolean' },
           seed: { type: 'string' },
         },
         strict: true,
         allowPositionals: false,
       });
       const quick = values.quick ?? false;
+      const priorWeights = (values['prior-weights'] ?? '1,1').split(',').map(Number);
+      if (priorWeights.length !== 2 || !priorWeights.every((a) => Number.isFinite(a) && a > 0)) {
+        throw new UsageError('--prior-weights takes two positive numbers, α_ZINC,α_BBBP (e.g. 1,0.05)');
+      }
       return runMoleculeBench({
         zincMolecules: positiveNumber(
           'zinc-molecules',
@@ -417,10 +426,13 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
         priorSteps: positiveNumber('prior-steps', values['prior-steps'], quick ? 600 : 3000, true),
         hidden: 512,
         sampleCount: quick ? 500 : 2000,
-        designSteps: quick ? 150 : 400,
+        designSteps: positiveNumber('design-steps', values['design-steps'], quick ? 150 : 400, true),
         keep: quick ? 200 : 1000,
         seed: flags.integer('seed', values.seed, 0, 0),
         rewardWeight: positiveNumber('reward-weight', values['reward-weight'], 5),
+        priorWeights: [priorWeights[0], priorWeights[1]],
+        designLearningRate: positiveNumber('design-lr', values['design-lr'], 5e-4),
+        snapSamples: values.snap ?? false,
       });
     }
     case 'conformers': {

@@ -9,7 +9,7 @@
 import { mirrorDescent, type FlowDensity, type RfmOperator } from '../engines/rfm';
 import type { TrainStepInfo } from '../engines/flows';
 import { generationMetrics, type GenerationMetrics } from './metrics';
-import { decodeSamples, type MolecularPrior } from './prior';
+import { decodeSamples, DEFAULT_HALF_WIDTH, type MolecularPrior } from './prior';
 import type { CompiledMolecularReward } from './rewards';
 
 export interface MolecularDesignOptions {
@@ -33,6 +33,12 @@ export interface MolecularDesignOptions {
   /** Molecules drawn from the result for the report. */
   samples?: number;
   seed?: number;
+  /**
+   * Snap each step's samples to the ±h one-hot vertex of their argmax SELFIES before weighting and
+   * training (default true): the fine-tuned flow then learns the decoded molecules, as its prior learned
+   * the library's one-hot vectors, rather than points near the argmax boundaries.
+   */
+  snapSamples?: boolean;
   onTrainStep?: (k: number, info: TrainStepInfo) => void | Promise<void>;
   onIteration?: (k: number, summary: { effectiveSampleFraction: number; meanReward: number }) => void;
   signal?: AbortSignal;
@@ -58,6 +64,22 @@ export function topMean(values: readonly number[], k: number): number {
 
 function mean(values: readonly number[]): number {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
+}
+
+/**
+ * Each row's vertex of the relaxed one-hot cube: per position (blocks of `symbols` coordinates) +h at the
+ * largest coordinate and −h elsewhere. Argmax decoding gives the same molecule before and after.
+ */
+export function snapToOneHot(points: Float32Array, symbols: number, halfWidth: number): Float32Array {
+  if (points.length % symbols !== 0)
+    throw new Error('points do not split into blocks of the vocabulary size');
+  const out = new Float32Array(points.length).fill(-halfWidth);
+  for (let start = 0; start < points.length; start += symbols) {
+    let best = start;
+    for (let j = start + 1; j < start + symbols; j++) if (points[j] > points[best]) best = j;
+    out[best] = halfWidth;
+  }
+  return out;
 }
 
 /** Checks that the priors live in one SELFIES space; returns it. */
@@ -116,6 +138,10 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
       learningRate: options.learningRate ?? 5e-4,
       odeSteps,
     },
+    projectSamples:
+      (options.snapSamples ?? true)
+        ? (points) => snapToOneHot(points, space.vocabulary.symbols.length, DEFAULT_HALF_WIDTH)
+        : undefined,
     onTrainStep: options.onTrainStep,
     onIteration: (iteration) =>
       options.onIteration?.(iteration.k, {

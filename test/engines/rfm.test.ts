@@ -186,3 +186,37 @@ describe('mirror descent on 2-D Gaussian mixtures', () => {
     expect(tvs[3]).toBeLessThan(baseline / 4);
   });
 });
+
+describe('mirror descent with projected samples', () => {
+  it('trains each step on the projected samples (here: snapped to the points (±1.5, 0))', async () => {
+    // p1 has modes at x = −1.5 and x = 1 with sd 0.6; the projection moves every sample to (sign(x)·1.5, 0),
+    // so a step that trains on projected samples learns two near-point masses, one that ignored the
+    // projection would reproduce p1's spread (about 0.6 around each mode).
+    const projected: number[] = [];
+    const result = await mirrorDescent({
+      problem: { operator: 'intersection', priors: [p1], weights: [1] },
+      init: p1,
+      outerSteps: 1,
+      seed: 4,
+      inner: { sampleCount: 1000, steps: 600 },
+      projectSamples: (points) => {
+        const out = new Float32Array(points.length);
+        for (let i = 0; i < points.length; i += 2) out[i] = points[i] < 0 ? -1.5 : 1.5;
+        projected.push(points.length / 2);
+        return out;
+      },
+    });
+    try {
+      expect(projected).toEqual([1000]);
+      const samples = result.iterates[0].sample(2000, 9);
+      let near = 0;
+      for (let i = 0; i < samples.length; i += 2) {
+        if (Math.hypot(Math.abs(samples[i]) - 1.5, samples[i + 1]) < 0.3) near++;
+      }
+      // Without the projection about 0.12 of p1's samples lie within 0.3 of (±1.5, 0) (Gaussian sd 0.6).
+      expect(near / 2000).toBeGreaterThan(0.6);
+    } finally {
+      result.iterates.forEach((it) => it.dispose());
+    }
+  });
+});

@@ -70,6 +70,13 @@ export interface MirrorDescentOptions {
    * one outer step from the prior, where δG/δp = f) with a differentiable reward.
    */
   solver?: 'reward-weighted' | 'adjoint-matching';
+  /**
+   * Maps each step's samples before they are weighted and trained on (n×d row-major in, same shape
+   * out). For a relaxed discrete space this is the projection onto the data's vertices — for
+   * molecules, the ±h one-hot of the decoded SELFIES — so that the flow is fine-tuned on points like
+   * the ones its prior was trained on, and the weights and log-densities refer to the decoded objects.
+   */
+  projectSamples?: (points: Float32Array) => Float32Array;
   /** f as tf ops, for Adjoint Matching. */
   differentiableReward?: DifferentiableReward;
   /** Adjoint Matching iterations (default 300). */
@@ -104,7 +111,8 @@ export async function mirrorDescent(options: MirrorDescentOptions): Promise<Mirr
     for (let k = 1; k <= outerSteps; k++) {
       const started = performance.now();
       const gamma = gammaOf(k);
-      const samples = current.sample(inner.sampleCount, rng.nextSeed());
+      const drawn = current.sample(inner.sampleCount, rng.nextSeed());
+      const samples = options.projectSamples ? options.projectSamples(drawn) : drawn;
       const variation = firstVariation(problem, current, samples, rng.nextSeed());
       const field =
         current instanceof FlowDensity && current.field instanceof MlpVelocityField
