@@ -14,6 +14,7 @@ import type { Rng } from '../server/engines/random';
 import {
   currentNativeKernelsOptions,
   initTensorBackend,
+  randomNormal,
   setNativeKernels,
   tf,
 } from '../server/engines/tensor';
@@ -58,7 +59,7 @@ async function timeOurs(dimension: number, seconds: number): Promise<EngineFigur
   const field = MlpVelocityField.create(config, 0);
   // x1 ~ N(1, 0.25·I): mean 1, standard deviation 0.5, as the peer draws it.
   const sampleData = (rows: number, rng: Rng) =>
-    tf.randomNormal<tf.Rank.R2>([rows, dimension], 1, 0.5, 'float32', rng.nextSeed());
+    randomNormal<tf.Rank.R2>([rows, dimension], 1, 0.5, 'float32', rng.nextSeed());
   const train = (steps: number, seed: number) =>
     trainFlowMatching({
       field,

@@ -9,6 +9,8 @@
  * backend's own `makeOutput`, and the addon writes the product in place. Engines do not know which path
  * runs: the kernels are registered under the same names with `tf.registerKernel`, and anything the
  * addon does not cover (other dtypes, PReLU, unusual bias shapes, shape errors) goes to the original kernel.
+ * Kernels of our own (fused SiLU, Adam, a whole SiLU MLP each way, normal samples) are registered with them
+ * and run by tensor.ts / optimizers.ts helpers only while the native path is active.
  *
  * Paths, best first: `openblas` (the build found a system OpenBLAS), `portable` (the addon's SGEMM,
  * compiled for the host's SIMD), else none — plain WASM, when the addon is missing or switched off.
@@ -95,6 +97,43 @@ interface TributaryBlasAddon {
     correction1: number,
     correction2: number,
   ): void;
+  mlpForward(
+    heap: ArrayBuffer,
+    engine: number,
+    rows: number,
+    widths: Uint32Array,
+    params: Uint32Array,
+    xOffset: number,
+    yOffset: number,
+    workspaceOffset: number,
+  ): void;
+  mlpBackward(
+    heap: ArrayBuffer,
+    engine: number,
+    rows: number,
+    widths: Uint32Array,
+    params: Uint32Array,
+    xOffset: number,
+    workspaceOffset: number,
+    dyOffset: number,
+    dxOffset: number,
+    grads: Float32Array | null,
+  ): void;
+  concat(
+    heap: ArrayBuffer,
+    outOffset: number,
+    batch: number,
+    inOffsets: Uint32Array,
+    rowBytes: Uint32Array,
+  ): void;
+  randomNormal(
+    heap: ArrayBuffer,
+    outOffset: number,
+    count: number,
+    mean: number,
+    stdDev: number,
+    state: Float64Array,
+  ): void;
   setThreads(threads: number): void;
   info(): TributaryBlasInfo;
 }
@@ -152,7 +191,7 @@ export function tributaryBlasInfo(): TributaryBlasInfo | undefined {
 
 // ------------------------------------------------------------------------------------------ registration
 
-type ReplacedKernel = 'BatchMatMul' | '_FusedMatMul' | 'Sum' | 'Sigmoid' | 'Identity' | 'Cast';
+type ReplacedKernel = 'BatchMatMul' | '_FusedMatMul' | 'Sum' | 'Sigmoid' | 'Identity' | 'Cast' | 'Concat';
 type OriginalKernels = Record<ReplacedKernel, tf.KernelConfig>;
 
 let originals: OriginalKernels | undefined;
@@ -216,6 +255,7 @@ function describePath(path: NativeMatMulPath, built: TributaryBlasInfo, threads:
  * bias gradients cost as much as the products), Sigmoid (scalar in the WASM build: SiLU calls it on every
  * hidden activation), and Identity / same-dtype Cast, which the WASM backend implements as copies
  * although tfjs tensors are immutable — and tfjs clones every tensor it saves for backprop through them.
+ * And Concat, which the WASM backend copies row by row in JavaScript (a flow's [x, t] input: 0.2 ms a step).
  */
 function replacementKernels(): Record<ReplacedKernel, tf.KernelFunc> {
   return {
@@ -223,6 +263,7 @@ function replacementKernels(): Record<ReplacedKernel, tf.KernelFunc> {
     _FusedMatMul: nativeFusedMatMul,
     Sum: nativeSum,
     Sigmoid: nativeSigmoid,
+    Concat: nativeConcat,
     Identity: sharedIdentity,
     Cast: sharedCast,
   };
@@ -247,7 +288,63 @@ export interface NativeAdamAttrs {
   correction2: number;
 }
 
-/** Whether our own fused kernels (SiLU, Adam) are registered: the native path is active on wasm. */
+/**
+ * A whole SiLU MLP, y = L_{n−1}(SiLU(… SiLU(L_0(x)))) with L_i(h) = h·W_i + b_i, in one kernel each way
+ * (native/src/addon.c `mlpForward`, `mlpBackward`); run by tensor.ts's `mlp` through `nativeMlp` below.
+ * Inputs (an array): x, the workspace (see `nativeMlp`), then W_0, b_0, W_1, b_1, …; output y.
+ */
+export const nativeMlpKernel = 'TributaryMlp';
+/** The input gradient of `TributaryMlp`: inputs (an array) dy, x, workspace, W_0, b_0, …; output dx. */
+export const nativeMlpGradKernel = 'TributaryMlpGrad';
+
+/**
+ * Normal samples, the same values as tf.randomNormal's for the same seed (native/src/addon.c
+ * `randomNormal`); no inputs, attributes `NativeRandomNormalAttrs`; run by tensor.ts's `randomNormal`.
+ */
+export const nativeRandomNormalKernel = 'TributaryRandomNormal';
+
+export interface NativeRandomNormalAttrs {
+  shape: number[];
+  mean: number;
+  stdDev: number;
+  /** The Alea generator's state [c, s0, s1, s2], from `aleaState`. */
+  state: Float64Array;
+}
+
+/**
+ * The initial state [c, s0, s1, s2] of seedrandom's `alea(seed)` (seedrandom 3, lib/alea.js: Johannes
+ * Baagøe's Alea seeded through his Mash hash), which tfjs's randomNormal draws from.
+ */
+export function aleaState(seed: string): Float64Array {
+  let n = 0xefc8249d;
+  const mash = (data: string) => {
+    for (let i = 0; i < data.length; i++) {
+      n += data.charCodeAt(i);
+      let h = 0.02519603282416938 * n;
+      n = h >>> 0;
+      h -= n;
+      h *= n;
+      n = h >>> 0;
+      h -= n;
+      n += h * 0x100000000; // 2^32
+    }
+    return (n >>> 0) * 2.3283064365386963e-10; // 2^-32
+  };
+  const state = [1, mash(' '), mash(' '), mash(' ')];
+  for (let i = 1; i <= 3; i++) {
+    state[i] -= mash(seed);
+    if (state[i] < 0) state[i] += 1;
+  }
+  return Float64Array.from(state);
+}
+
+/**
+ * How often the fused MLP ran each way since the process started (tests check that a vector-Jacobian
+ * product in x never computes the weight gradients, and training never the input gradient).
+ */
+export const nativeMlpCalls = { forward: 0, inputGradient: 0, weightGradients: 0 };
+
+/** Whether our own fused kernels (SiLU, Adam, MLP) are registered: the native path is active on wasm. */
 export function nativeFusedKernelsActive(): boolean {
   return active !== undefined;
 }
@@ -257,12 +354,16 @@ function ownKernels(): tf.KernelConfig[] {
     { kernelName: nativeSiluKernel, backendName: 'wasm', kernelFunc: nativeSilu },
     { kernelName: nativeSiluGradKernel, backendName: 'wasm', kernelFunc: nativeSiluGrad },
     { kernelName: nativeAdamKernel, backendName: 'wasm', kernelFunc: nativeAdam },
+    { kernelName: nativeMlpKernel, backendName: 'wasm', kernelFunc: nativeMlpForward },
+    { kernelName: nativeMlpGradKernel, backendName: 'wasm', kernelFunc: nativeMlpInputGradient },
+    { kernelName: nativeRandomNormalKernel, backendName: 'wasm', kernelFunc: nativeRandomNormal },
   ];
 }
 
 function registerNativeKernels(): void {
   if (originals) return;
   for (const own of ownKernels()) tf.registerKernel(own);
+  tf.registerGradient(mlpGradient);
   const replacements = Object.entries(replacementKernels()) as [ReplacedKernel, tf.KernelFunc][];
   const found = replacements.map(([name]) => [name, tf.getKernel(name, 'wasm')] as const);
   const missing = found.filter(([, config]) => !config).map(([name]) => name);
@@ -282,6 +383,7 @@ function restoreOriginalKernels(): void {
   active = undefined;
   if (!originals) return;
   for (const own of ownKernels()) tf.unregisterKernel(own.kernelName, own.backendName);
+  tf.unregisterGradient(nativeMlpKernel);
   for (const original of Object.values(originals)) {
     tf.unregisterKernel(original.kernelName, original.backendName);
     tf.registerKernel(original);
@@ -529,6 +631,39 @@ const nativeSigmoid: tf.KernelFunc = (args) => {
   return out;
 };
 
+/**
+ * tfjs's Concat for 4-byte dtypes (float32, int32): each input viewed as [batch, inner_i] (axes before
+ * `axis` × the rest), their rows laid side by side (native/src/addon.c `concat`). Same shape checks and
+ * empty-input handling as the WASM kernel; other dtypes keep it.
+ */
+const nativeConcat: tf.KernelFunc = (args) => {
+  const inputs = args.inputs as unknown as tf.TensorInfo[];
+  const native = active;
+  const dtype = inputs[0]?.dtype;
+  if (!native || (dtype !== 'float32' && dtype !== 'int32') || inputs.some((t) => t.dtype !== dtype)) {
+    return fallback('Concat', args);
+  }
+  const shapes = inputs.map((t) => t.shape);
+  const axis = tf.util.parseAxisParam((args.attrs as { axis: number | number[] }).axis, shapes[0])[0];
+  tf.backend_util.assertParamsConsistent(shapes, axis);
+  const outShape = tf.backend_util.computeOutShape(shapes, axis);
+  const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+  const nonEmpty = inputs.filter((t) => size(t.shape) > 0);
+  if (nonEmpty.length === 1) return sharedIdentity({ ...args, inputs: { x: nonEmpty[0] } });
+  const backend = args.backend as WasmBackendHeap;
+  const out = backend.makeOutput(outShape, dtype as 'float32');
+  if (size(outShape) === 0) return out;
+  const batch = size(nonEmpty[0].shape.slice(0, axis));
+  native.addon.concat(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    backend.getMemoryOffset(out.dataId),
+    batch,
+    Uint32Array.from(nonEmpty, (t) => backend.getMemoryOffset(t.dataId)),
+    Uint32Array.from(nonEmpty, (t) => 4 * size(t.shape.slice(axis))),
+  );
+  return out;
+};
+
 /** x·σ(x) in one pass (native/src/addon.c `silu`); only registered, hence only run, on the native path. */
 const nativeSilu: tf.KernelFunc = (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
@@ -602,6 +737,225 @@ const nativeAdam: tf.KernelFunc = (args) => {
     attrs.correction2,
   );
   return outputs;
+};
+
+/** tf.randomNormal's values for float32, drawn natively (see `nativeRandomNormalKernel`). */
+const nativeRandomNormal: tf.KernelFunc = (args) => {
+  const { shape, mean, stdDev, state } = args.attrs as unknown as NativeRandomNormalAttrs;
+  const native = active;
+  if (!native) throw new Error(`${nativeRandomNormalKernel}: the native kernels are not active`);
+  const backend = args.backend as WasmBackendHeap;
+  const out = backend.makeOutput(shape, 'float32');
+  const count = shape.reduce((p, d) => p * d, 1);
+  if (count === 0) return out;
+  native.addon.randomNormal(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    backend.getMemoryOffset(out.dataId),
+    count,
+    mean,
+    stdDev,
+    state,
+  );
+  return out;
+};
+
+// ---------------------------------------------------------------------------------------- fused MLP
+
+interface MlpLayout {
+  rows: number;
+  /** [w_0, …, w_L]: x is rows×w_0, W_i is w_i×w_{i+1}, y is rows×w_L. */
+  widths: Uint32Array;
+  /** Floats in the workspace: z and SiLU(z) of every hidden layer, 2·rows·Σ hidden widths. */
+  workspaceSize: number;
+}
+
+/** The layout of an MLP from x and its [W_0, b_0, W_1, b_1, …], or why the fused kernel cannot run it. */
+function mlpLayout(x: tf.TensorInfo, params: readonly tf.TensorInfo[]): MlpLayout | string {
+  if (x.shape.length !== 2 || x.dtype !== 'float32') return 'x must be a float32 matrix';
+  if (params.length === 0 || params.length % 2 !== 0) return 'expected weights and biases in pairs';
+  const widths = [x.shape[1]];
+  for (let i = 0; i < params.length; i += 2) {
+    const [weight, bias] = [params[i], params[i + 1]];
+    const fanIn = widths[widths.length - 1];
+    if (
+      weight.dtype !== 'float32' ||
+      bias.dtype !== 'float32' ||
+      weight.shape.length !== 2 ||
+      weight.shape[0] !== fanIn ||
+      bias.shape.length !== 1 ||
+      bias.shape[0] !== weight.shape[1]
+    ) {
+      return `layer ${i / 2}: expected float32 W [${fanIn}, n] and b [n]`;
+    }
+    widths.push(weight.shape[1]);
+  }
+  if (widths.some((w) => w < 1)) return 'every width must be positive';
+  const rows = x.shape[0];
+  const hidden = widths.slice(1, -1).reduce((sum, w) => sum + w, 0);
+  return { rows, widths: Uint32Array.from(widths), workspaceSize: 2 * rows * hidden };
+}
+
+/** Whether `nativeMlp` can run this MLP (float32 throughout, consistent shapes). */
+export function nativeMlpSupports(x: tf.Tensor, params: readonly tf.Tensor[]): boolean {
+  return active !== undefined && typeof mlpLayout(x, params) !== 'string';
+}
+
+/**
+ * The fused MLP on x with parameters [W_0, b_0, W_1, b_1, …] (SiLU between layers, the last layer
+ * linear). The workspace that backprop needs is an input of the kernel, written by it: a fresh tensor
+ * for this call only, so that the kernel has a single output y — tfjs would otherwise hand the gradient
+ * function a zero-filled dy for every further output, which costs as much as the workspace is large.
+ * When the tape records the call it keeps (shares) the workspace; otherwise it is freed on return.
+ */
+export function nativeMlp(x: tf.Tensor2D, params: readonly tf.Tensor[]): tf.Tensor2D {
+  const layout = mlpLayout(x, params);
+  if (typeof layout === 'string') throw new Error(`${nativeMlpKernel}: ${layout}`);
+  const backend = tf.backend() as unknown as WasmBackendHeap;
+  const workspace = tf
+    .engine()
+    .makeTensorFromTensorInfo(backend.makeOutput([layout.workspaceSize], 'float32'), tf.backend());
+  try {
+    return tf
+      .engine()
+      .runKernel<tf.Tensor2D>(nativeMlpKernel, [x, workspace, ...params] as unknown as tf.NamedTensorMap);
+  } finally {
+    workspace.dispose();
+  }
+}
+
+/** Splits a kernel's array inputs into x, the workspace and the parameters, with the checked layout. */
+function mlpInputs(kernel: string, inputs: readonly tf.TensorInfo[]) {
+  const [x, workspace, ...params] = inputs;
+  const layout = mlpLayout(x, params);
+  if (typeof layout === 'string') throw new Error(`${kernel}: ${layout}`);
+  const workspaceSize = workspace.shape.reduce((p, d) => p * d, 1);
+  if (workspace.dtype !== 'float32' || workspaceSize !== layout.workspaceSize) {
+    throw new Error(`${kernel}: the workspace must hold ${layout.workspaceSize} float32 values`);
+  }
+  return { x, workspace, params, layout };
+}
+
+function paramOffsets(backend: WasmBackendHeap, params: readonly tf.TensorInfo[]): Uint32Array {
+  return Uint32Array.from(params, (p) => backend.getMemoryOffset(p.dataId));
+}
+
+/** y and the workspace (written in place: a private tensor made by `nativeMlp` for this call). */
+const nativeMlpForward: tf.KernelFunc = (args) => {
+  const { x, workspace, params, layout } = mlpInputs(
+    nativeMlpKernel,
+    args.inputs as unknown as tf.TensorInfo[],
+  );
+  const native = requireActive(nativeMlpKernel, x);
+  const backend = args.backend as WasmBackendHeap;
+  const y = backend.makeOutput([layout.rows, layout.widths[layout.widths.length - 1]], 'float32');
+  nativeMlpCalls.forward += 1;
+  native.addon.mlpForward(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    engineCode[native.path],
+    layout.rows,
+    layout.widths,
+    paramOffsets(backend, params),
+    backend.getMemoryOffset(x.dataId),
+    backend.getMemoryOffset(y.dataId),
+    backend.getMemoryOffset(workspace.dataId),
+  );
+  return y;
+};
+
+/** dx = the input gradient alone (no weight gradient is formed). */
+const nativeMlpInputGradient: tf.KernelFunc = (args) => {
+  const [dy, ...rest] = args.inputs as unknown as tf.TensorInfo[];
+  const { x, workspace, params, layout } = mlpInputs(nativeMlpGradKernel, rest);
+  const native = requireActive(nativeMlpGradKernel, x);
+  const outWidth = layout.widths[layout.widths.length - 1];
+  if (dy.dtype !== 'float32' || dy.shape.join() !== [layout.rows, outWidth].join()) {
+    throw new Error(`${nativeMlpGradKernel}: dy must be float32 of shape [${layout.rows}, ${outWidth}]`);
+  }
+  const backend = args.backend as WasmBackendHeap;
+  const dx = backend.makeOutput([...x.shape], 'float32');
+  nativeMlpCalls.inputGradient += 1;
+  native.addon.mlpBackward(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    engineCode[native.path],
+    layout.rows,
+    layout.widths,
+    paramOffsets(backend, params),
+    backend.getMemoryOffset(x.dataId),
+    backend.getMemoryOffset(workspace.dataId),
+    backend.getMemoryOffset(dy.dataId),
+    backend.getMemoryOffset(dx.dataId),
+    null,
+  );
+  return dx;
+};
+
+/**
+ * Every weight and bias gradient in one native call, packed [dW_0, db_0, dW_1, db_1, …] in a JavaScript
+ * array outside the tensor engine, so that the lazily evaluated per-input gradients below can share it
+ * without tensors that outlive their scope. The array is reused from call to call (a fresh one each step
+ * cost page faults and zero-filling); `owner` says which gradient function's values it holds now.
+ */
+let packedGradients: { array: Float32Array; owner: object } | undefined;
+
+function mlpWeightGradients(dy: tf.Tensor, saved: readonly tf.Tensor[], owner: object): Float32Array {
+  const [x, workspace, ...params] = saved;
+  const layout = mlpLayout(x, params);
+  if (typeof layout === 'string') throw new Error(`${nativeMlpKernel} gradient: ${layout}`);
+  const native = requireActive(nativeMlpKernel, x);
+  const backend = tf.backend() as unknown as WasmBackendHeap;
+  const size = params.reduce((sum, p) => sum + p.size, 0);
+  if (packedGradients?.array.length !== size) packedGradients = { array: new Float32Array(size), owner };
+  packedGradients.owner = owner;
+  nativeMlpCalls.weightGradients += 1;
+  native.addon.mlpBackward(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    engineCode[native.path],
+    layout.rows,
+    layout.widths,
+    paramOffsets(backend, params),
+    backend.getMemoryOffset(x.dataId),
+    backend.getMemoryOffset(workspace.dataId),
+    backend.getMemoryOffset(dy.dataId),
+    -1,
+    packedGradients.array,
+  );
+  return packedGradients.array;
+}
+
+/**
+ * The gradient of `TributaryMlp`, one lazy function per input. tfjs's tape calls only the functions of
+ * inputs that lead to what is being differentiated (tape.ts getFilteredNodesXToY prunes the rest), so
+ * training (gradients in the weights) makes one native call for all weights — shared by their functions —
+ * and never forms dx, while a vector-Jacobian product in x (divergences, Adjoint Matching) forms dx alone.
+ */
+const mlpGradient: tf.GradConfig = {
+  kernelName: nativeMlpKernel,
+  saveAllInputs: true,
+  gradFunc: (dy, saved) => {
+    const gradient = dy as tf.Tensor;
+    const [, workspace, ...params] = saved;
+    // The tape calls a node's functions one after another; should another MLP's gradient have taken the
+    // shared array in between (it does not in tfjs 4), the weight gradients are formed again.
+    const owner = {};
+    const weightGradients = () =>
+      packedGradients?.owner === owner ? packedGradients.array : mlpWeightGradients(gradient, saved, owner);
+    const functions: Record<string, () => tf.Tensor> = {
+      0: () =>
+        tf
+          .engine()
+          .runKernel<tf.Tensor>(nativeMlpGradKernel, [gradient, ...saved] as unknown as tf.NamedTensorMap),
+      // The workspace is made inside nativeMlp from nothing: never on a path being differentiated.
+      1: () => tf.zerosLike(workspace),
+    };
+    let offset = 0;
+    params.forEach((param, i) => {
+      const start = offset;
+      offset += param.size;
+      functions[i + 2] = () =>
+        tf.tensor(weightGradients().subarray(start, start + param.size), param.shape, 'float32');
+    });
+    return functions;
+  },
 };
 
 function requireActive(kernel: string, x: tf.TensorInfo) {

@@ -423,6 +423,85 @@ describe.skipIf(!nativeWanted || nativePaths.length === 0)(
       dy.dispose();
     });
 
+    it('Concat along every axis, with empty inputs and int32, as the WASM kernel (exactly)', async () => {
+      const cases: { shapes: number[][]; axis: number; dtype: 'float32' | 'int32' | 'bool' }[] = [
+        {
+          shapes: [
+            [1024, 2],
+            [1024, 1],
+          ],
+          axis: 1,
+          dtype: 'float32',
+        }, // a flow's [x, t]
+        {
+          shapes: [
+            [3, 4, 5],
+            [3, 2, 5],
+            [3, 1, 5],
+          ],
+          axis: 1,
+          dtype: 'float32',
+        },
+        {
+          shapes: [
+            [2, 3],
+            [4, 3],
+          ],
+          axis: 0,
+          dtype: 'float32',
+        },
+        {
+          shapes: [
+            [2, 3, 1],
+            [2, 3, 2],
+          ],
+          axis: -1,
+          dtype: 'int32',
+        },
+        {
+          shapes: [
+            [5, 0],
+            [5, 3],
+            [5, 0],
+          ],
+          axis: 1,
+          dtype: 'float32',
+        }, // one non-empty input
+        {
+          shapes: [
+            [0, 3],
+            [0, 2],
+          ],
+          axis: 1,
+          dtype: 'float32',
+        }, // empty output
+        { shapes: [[7]], axis: 0, dtype: 'float32' },
+        {
+          shapes: [
+            [2, 2],
+            [2, 1],
+          ],
+          axis: 1,
+          dtype: 'bool',
+        }, // keeps the WASM kernel
+      ];
+      for (const [index, { shapes, axis, dtype }] of cases.entries()) {
+        const inputs = shapes.map((shape, i) => {
+          const t = randomTensor(shape, 900 + 10 * index + i);
+          const typed =
+            dtype === 'float32' ? t : tf.cast(dtype === 'int32' ? tf.round(t) : tf.greater(t, 0), dtype);
+          if (typed !== t) t.dispose();
+          return typed;
+        });
+        const concat = () => tf.concat(inputs, axis);
+        const reference = await valuesWith('off', concat);
+        const native = await valuesWith(nativePaths[0], concat);
+        expect(native.shape, JSON.stringify({ shapes, axis })).toEqual(reference.shape);
+        expect(native.values, JSON.stringify({ shapes, axis, dtype })).toEqual(reference.values);
+        tf.dispose(inputs);
+      }
+    });
+
     it('Identity and Cast share data instead of copying, and free it with its last user', async () => {
       await setNativeKernels({ setting: nativePaths[0] });
       const backend = tf.backend();

@@ -9,7 +9,7 @@
  */
 import type { Rng } from '../random';
 import { createRng } from '../random';
-import { tf } from '../tensor';
+import { randomNormal, tf } from '../tensor';
 import { adam } from '../optimizers';
 import { runTrainingLoop, tailMeanLoss, WeightAverage, type TrainStepInfo } from '../trainingLoop';
 import { ConditionalFlowMatcher, flowMatchingLoss } from './conditionalFlowMatching';
@@ -109,7 +109,7 @@ export async function trainFlowMatching(options: TrainFlowMatchingOptions): Prom
         const baseSeed = rng.nextSeed();
         const x0 = options.sampleBase
           ? options.sampleBase(x1.shape, baseSeed)
-          : tf.randomNormal<tf.Rank.R2>(x1.shape, 0, 1, 'float32', baseSeed);
+          : randomNormal<tf.Rank.R2>(x1.shape, 0, 1, 'float32', baseSeed);
         const t = tf.randomUniform([x1.shape[0], 1], 0, 1, 'float32', rng.nextSeed());
         const noiseSeed = rng.nextSeed();
         const loss = optimizer.minimize(

@@ -5,7 +5,7 @@
  * are plain array operations.
  */
 import { createRng, type Rng } from '../random';
-import { affine, silu, tf } from '../tensor';
+import { mlp, silu, tf } from '../tensor';
 
 /** A (possibly analytic) velocity field. Implementations must use tf ops so gradients flow through x. */
 export interface VelocityField {
@@ -186,12 +186,9 @@ export class MlpVelocityField implements VelocityField {
     }
     return tf.tidy(() => {
       const embedding = sinusoidalTimeEmbedding(timeColumn(t, x.shape[0]), this.frequencies);
-      let h: tf.Tensor2D = tf.concat([x, embedding], 1);
-      this.dense.forEach((layer, i) => {
-        h = affine(h, layer.weight, layer.bias);
-        if (i < this.dense.length - 1) h = applyActivation(h, this.config.activation);
-      });
-      return h;
+      const input: tf.Tensor2D = tf.concat([x, embedding], 1);
+      const { activation } = this.config;
+      return mlp(input, this.dense, activation === 'silu' ? 'silu' : (h) => applyActivation(h, activation));
     });
   }
 
