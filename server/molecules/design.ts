@@ -10,7 +10,9 @@ import { mirrorDescent, type FlowDensity, type RfmOperator } from '../engines/rf
 import type { TrainStepInfo } from '../engines/flows';
 import { generationMetrics, type GenerationMetrics } from './metrics';
 import { decodeSamples, DEFAULT_HALF_WIDTH, type MolecularPrior } from './prior';
+import { DEFAULT_MORGAN, loadRDKit, morganFingerprint, withMolecule } from './rdkit';
 import type { CompiledMolecularReward } from './rewards';
+import { TanimotoKernelRidge, type KernelRidgeFit } from './surrogate';
 
 export interface MolecularDesignOptions {
   priors: MolecularPrior[];
@@ -40,8 +42,17 @@ export interface MolecularDesignOptions {
    * the reward further at the same reward calls but lowers the samples' diversity, so it is off by default.
    */
   snapSamples?: boolean;
+  /**
+   * Score only the first `scored` molecules of each mirror step's pool with the reward (the reward calls)
+   * and give the rest of the pool the prediction of a surrogate fitted to them (Tanimoto kernel ridge,
+   * surrogate.ts): the weighted pool is then `sampleCount` molecules large for `scored` reward calls.
+   */
+  surrogate?: { scored: number };
   onTrainStep?: (k: number, info: TrainStepInfo) => void | Promise<void>;
-  onIteration?: (k: number, summary: { effectiveSampleFraction: number; meanReward: number }) => void;
+  onIteration?: (
+    k: number,
+    summary: { effectiveSampleFraction: number; meanReward: number; surrogate?: KernelRidgeFit },
+  ) => void;
   signal?: AbortSignal;
 }
 
@@ -53,7 +64,14 @@ export interface MolecularDesignResult {
   rewardTop10: number;
   /** Reward evaluations spent while designing (not counting the final report's). */
   rewardCalls: number;
-  iterations: { k: number; effectiveSampleFraction: number; finalLoss: number; seconds: number }[];
+  iterations: {
+    k: number;
+    effectiveSampleFraction: number;
+    finalLoss: number;
+    seconds: number;
+    /** The step's surrogate: its ridge λ and leave-one-out R² (when a surrogate was used). */
+    surrogate?: KernelRidgeFit;
+  }[];
   seconds: number;
 }
 
@@ -111,7 +129,34 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
   const scoreSmiles = (smiles: string[]) =>
     reward ? Array.from(reward.evaluate(smiles)) : smiles.map(() => 0);
   const densities = priors.map((prior) => prior.density(odeSteps));
+  const rdkit = options.surrogate ? await loadRDKit() : undefined;
+  const fingerprints = (smiles: string[]) =>
+    smiles.map((s) => {
+      if (!rdkit || !s) return new Uint8Array(DEFAULT_MORGAN.nBits / 8);
+      try {
+        return withMolecule(rdkit, s, (mol) => morganFingerprint(mol));
+      } catch {
+        return new Uint8Array(DEFAULT_MORGAN.nBits / 8);
+      }
+    });
+  /** δG/δp's reward term at a pool: the first `scored` true, the rest from the surrogate. */
+  const poolRewards = (smiles: string[]) => {
+    const scored = Math.min(options.surrogate?.scored ?? smiles.length, smiles.length);
+    const exact = scoreSmiles(smiles.slice(0, scored));
+    rewardCalls += scored;
+    if (scored === smiles.length) return { values: exact, exact };
+    const prints = fingerprints(smiles);
+    const model = TanimotoKernelRidge.fit(prints.slice(0, scored), exact);
+    const predicted = model.predict(prints.slice(scored));
+    return {
+      values: [...exact, ...predicted],
+      exact,
+      surrogate: { lambda: model.lambda, looR2: model.looR2 },
+    };
+  };
   let lastMeanReward = Number.NaN;
+  let lastSurrogate: KernelRidgeFit | undefined;
+  const surrogates: (KernelRidgeFit | undefined)[] = [];
   const result = await mirrorDescent({
     problem: {
       operator: options.operator,
@@ -120,9 +165,9 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
       reward: reward
         ? (points) => {
             const { smiles } = decodeSamples(points, space.vocabulary, space.length);
-            rewardCalls += smiles.length;
-            const values = scoreSmiles(smiles);
-            lastMeanReward = mean(values);
+            const { values, exact, surrogate } = poolRewards(smiles);
+            lastMeanReward = mean(exact);
+            lastSurrogate = surrogate;
             return Float64Array.from(values, (value) => beta * value);
           }
         : undefined,
@@ -143,11 +188,14 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
       ? (points) => snapToOneHot(points, space.vocabulary.symbols.length, DEFAULT_HALF_WIDTH)
       : undefined,
     onTrainStep: options.onTrainStep,
-    onIteration: (iteration) =>
+    onIteration: (iteration) => {
+      surrogates.push(lastSurrogate);
       options.onIteration?.(iteration.k, {
         effectiveSampleFraction: iteration.effectiveSampleFraction,
         meanReward: lastMeanReward,
-      }),
+        surrogate: lastSurrogate,
+      });
+    },
     signal: options.signal,
   });
   const final: FlowDensity = result.iterates[result.iterates.length - 1];
@@ -163,11 +211,12 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
       rewardMean: mean(rewards),
       rewardTop10: topMean(rewards, 10),
       rewardCalls,
-      iterations: result.iterations.map(({ k, effectiveSampleFraction, finalLoss, seconds }) => ({
+      iterations: result.iterations.map(({ k, effectiveSampleFraction, finalLoss, seconds }, i) => ({
         k,
         effectiveSampleFraction,
         finalLoss,
         seconds,
+        ...(surrogates[i] && { surrogate: surrogates[i] }),
       })),
       seconds: (performance.now() - started) / 1000,
     };

@@ -86,7 +86,11 @@ export function firstVariation(
   if (problem.operator === 'interpolation') {
     return interpolationFirstVariation(problem, points, current.dimension, seed);
   }
-  const logCurrent = current.logDensity(points);
+  // When every prior is the current iterate (reward fine-tuning's first step) the log-densities enter
+  // only as differences log p − log p_i = 0, so they need not be computed at all.
+  const logCurrent = problem.priors.every((prior) => prior === current)
+    ? new Float64Array(points.length / current.dimension)
+    : current.logDensity(points);
   // A prior that is the current iterate (p_0 = p_1, as in reward fine-tuning's first step) shares its
   // values: the terms α(log p − log p_i) then cancel exactly instead of up to the estimator's noise
   // (Hutchinson's, in high dimension).
