@@ -46,6 +46,11 @@ export interface MoleculeBenchOptions {
   designLearningRate: number;
   /** Snap each mirror step's samples to their one-hot vertex before training (design.ts). */
   snapSamples: boolean;
+  /**
+   * Pool drawn per mirror step when a reward surrogate scores all but `sampleCount` of it (design.ts);
+   * null: no surrogate, the pool is the `sampleCount` scored molecules.
+   */
+  surrogatePool: number | null;
 }
 
 function readSmiles(file: string): string[] {
@@ -93,9 +98,17 @@ function designFigures(result: {
   rewardTop10: number;
   rewardCalls: number;
   metrics: { validity: number; int_div: number; uniqueness: number };
-  iterations?: { k: number; effectiveSampleFraction: number }[];
+  iterations?: {
+    k: number;
+    effectiveSampleFraction: number;
+    surrogate?: { lambda: number; looR2: number };
+  }[];
 }) {
+  const surrogates = result.iterations?.flatMap((iteration) =>
+    iteration.surrogate ? [iteration.surrogate] : [],
+  );
   return {
+    ...(surrogates?.length && { surrogate_loo_r2: surrogates.map((fit) => fit.looR2) }),
     // The effective sample fraction of each mirror step's weights (how many scored molecules carried it).
     ...(result.iterations && {
       ess_fraction: result.iterations.map((iteration) => iteration.effectiveSampleFraction),
@@ -149,7 +162,8 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
       reward,
       rewardWeight: options.rewardWeight,
       outerSteps: 1,
-      sampleCount: options.sampleCount,
+      sampleCount: options.surrogatePool ?? options.sampleCount,
+      surrogate: options.surrogatePool ? { scored: options.sampleCount } : undefined,
       steps: options.designSteps,
       samples: options.keep,
       learningRate: options.designLearningRate,

@@ -153,7 +153,7 @@ const commands: CliCommand[] = [
       '  Threads default to TRIBUTARY_BLAS_THREADS (the cores available); PyTorch gets the same number.',
       pbrlBenchUsage,
       'tributary bench molecules [--quick] [--zinc-molecules N] [--prior-steps N] [--reward-weight 5] [--seed S]',
-      '  [--prior-weights 1,1] [--design-steps N] [--design-lr 5e-4] [--snap]',
+      '  [--prior-weights 1,1] [--design-steps N] [--design-lr 5e-4] [--snap] [--surrogate-pool N]',
       '  ZINC and BBBP priors in one SELFIES space; RFM vs best-of-N vs one prior toward QED and easy',
       '  synthesis; props throughput next to RDKit (shared/peers/rdkit_oracle.py).',
       'tributary bench perturbation [--quick]',
@@ -406,6 +406,7 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
           'design-steps': { type: 'string' },
           'design-lr': { type: 'string' },
           snap: { type: 'boolean' },
+          'surrogate-pool': { type: 'string' },
           seed: { type: 'string' },
         },
         strict: true,
@@ -433,6 +434,10 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
         priorWeights: [priorWeights[0], priorWeights[1]],
         designLearningRate: positiveNumber('design-lr', values['design-lr'], 5e-4),
         snapSamples: values.snap ?? false,
+        surrogatePool:
+          values['surrogate-pool'] === undefined
+            ? null
+            : positiveNumber('surrogate-pool', values['surrogate-pool'], 2000, true),
       });
     }
     case 'conformers': {
