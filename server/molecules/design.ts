@@ -101,6 +101,17 @@ export function snapToOneHot(points: Float32Array, symbols: number, halfWidth: n
   return out;
 }
 
+/** Rows with a coordinate beyond 25·h (or not finite): samples whose ODE diverged. */
+export function divergedRows(points: Float32Array, dimension: number): boolean[] {
+  const bound = 25 * DEFAULT_HALF_WIDTH;
+  return Array.from({ length: points.length / dimension }, (_, row) => {
+    for (let j = row * dimension; j < (row + 1) * dimension; j++) {
+      if (!(Math.abs(points[j]) <= bound)) return true;
+    }
+    return false;
+  });
+}
+
 /** Checks that the priors live in one SELFIES space; returns it. */
 function sharedSpace(priors: MolecularPrior[]) {
   if (priors.length === 0) throw new Error('molecule design needs at least one prior');
@@ -168,7 +179,10 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
             const { values, exact, surrogate } = poolRewards(smiles);
             lastMeanReward = mean(exact);
             lastSurrogate = surrogate;
-            return Float64Array.from(values, (value) => beta * value);
+            const diverged = divergedRows(points, space.length * space.vocabulary.symbols.length);
+            // A sample whose ODE ran away (a few per thousand of a weakly trained prior reach 1e20) is
+            // no point of the relaxed space: weight 0, or one such row in a minibatch makes the loss ∞.
+            return Float64Array.from(values, (value, i) => (diverged[i] ? -Infinity : beta * value));
           }
         : undefined,
     },

@@ -3,7 +3,7 @@
  * vertex keeps the decoded molecules, and the top-k mean is the hand-computed one.
  */
 import { describe, expect, it } from 'vitest';
-import { snapToOneHot, topMean } from '../../server/molecules/design';
+import { divergedRows, snapToOneHot, topMean } from '../../server/molecules/design';
 import { decodeSamples, encodeLibrary } from '../../server/molecules/prior';
 import { createRng } from '../../server/engines/random';
 
@@ -34,5 +34,12 @@ describe('topMean', () => {
     expect(topMean([0.1, 0.9, 0.5, 0.7], 2)).toBeCloseTo(0.8, 12);
     expect(topMean([0.2, 0.4], 10)).toBeCloseTo(0.3, 12);
     expect(topMean([], 3)).toBeNaN();
+  });
+});
+
+describe('divergedRows', () => {
+  it('flags rows with a coordinate beyond 25·h or not finite, and only those', () => {
+    const points = Float32Array.from([1, -4, 99, 0, 101, 0, 0, Number.NaN, -1e21, 0, 3, 2]);
+    expect(divergedRows(points, 2)).toEqual([false, false, true, true, true, false]);
   });
 });
