@@ -77,6 +77,8 @@ export function MoleculesSection({ projectId, canEdit }: { projectId: string; ca
         sampleCount: Number(form.get('sampleCount')),
         steps: Number(form.get('steps')),
         samples: Number(form.get('samples')),
+        snapSamples: form.get('snapSamples') === 'on',
+        surrogatePool: formText(form, 'surrogatePool') ? Number(form.get('surrogatePool')) : undefined,
       },
     });
   }
@@ -182,6 +184,12 @@ export function MoleculesSection({ projectId, canEdit }: { projectId: string; ca
               <Field label="Molecules to return">
                 <Input name="samples" type="number" min={1} max={20000} defaultValue={500} />
               </Field>
+              <Field label="Pool per step, rest scored by a surrogate (optional)">
+                <Input name="surrogatePool" type="number" min={16} max={50000} placeholder="none" />
+              </Field>
+              <label className="flex items-center gap-2 text-sm text-slate-700">
+                <input type="checkbox" name="snapSamples" /> Train on the decoded molecules (snap)
+              </label>
               <Button type="submit" disabled={!canEdit || chosen.length === 0 || start.isPending}>
                 Design
               </Button>

@@ -37,9 +37,20 @@ export const moleculeDesignConfigSchema = z
     sampleCount: z.number().int().min(16).max(50_000).default(1000),
     steps: z.number().int().min(1).max(20_000).default(300),
     samples: z.number().int().min(1).max(20_000).default(500),
+    /** Train each mirror step on its samples snapped to their one-hot vertex (design.ts). */
+    snapSamples: z.boolean().default(false),
+    /**
+     * Molecules drawn per mirror step when a reward surrogate scores all but `sampleCount` of them (the
+     * reward calls stay `sampleCount` per step); absent: no surrogate.
+     */
+    surrogatePool: z.number().int().min(16).max(50_000).optional(),
   })
   .refine((config) => !config.weights || config.weights.length === config.priors.length, {
     message: 'one weight per prior',
     path: ['weights'],
+  })
+  .refine((config) => config.surrogatePool === undefined || config.surrogatePool > config.sampleCount, {
+    message: 'the surrogate pool must be larger than the molecules scored per step',
+    path: ['surrogatePool'],
   });
 export type MoleculeDesignConfig = z.infer<typeof moleculeDesignConfigSchema>;

@@ -135,6 +135,37 @@ describe('molecule runs (PGlite)', () => {
     await expect(
       alice.run.start({ projectId, kind: 'molecule-design', config: { priors: ['not-a-uuid'] } }),
     ).rejects.toThrow(/model id/);
+    // With a surrogate the reward calls stay those scored per step; the rest of the pool is predicted.
+    const withSurrogate = await finished(
+      alice,
+      (
+        await alice.run.start({
+          projectId,
+          kind: 'molecule-design',
+          config: {
+            priors: [stored.id],
+            reward: { kind: 'property', property: 'qed' },
+            sampleCount: 32,
+            surrogatePool: 128,
+            snapSamples: true,
+            steps: 10,
+            samples: 20,
+          },
+          seed: 3,
+        })
+      ).id,
+    );
+    expect(withSurrogate.run.error).toBeNull();
+    expect(withSurrogate.run.metrics).toMatchObject({ reward_calls: 32 });
+    const [iteration] = withSurrogate.artifacts.iterations as { surrogate?: { looR2: number } }[];
+    expect(Number.isFinite(iteration.surrogate?.looR2)).toBe(true);
+    await expect(
+      alice.run.start({
+        projectId,
+        kind: 'molecule-design',
+        config: { priors: [stored.id], sampleCount: 64, surrogatePool: 64 },
+      }),
+    ).rejects.toThrow(/surrogate pool must be larger/);
     // Preference queries over samples of the prior (issue 6, 3b): the prior run's molecules are the pool.
     const priorMolecules = prior.artifacts.molecules as { smiles: string }[];
     const { id: campaignId } = await alice.preference.create({
