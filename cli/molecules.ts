@@ -192,6 +192,9 @@ export const moleculeDesignFileSchema = z.object({
   sampleCount: z.number().int().min(16).max(100_000).default(2000),
   steps: z.number().int().min(1).max(100_000).default(400),
   samples: z.number().int().min(1).max(100_000).default(1000),
+  /** As the design job's options (server/jobs/moleculeConfig.ts). */
+  snapSamples: z.boolean().default(false),
+  surrogatePool: z.number().int().min(16).max(100_000).optional(),
 });
 
 /** `tributary design --circuit FILE --out DIR [--seed S]` */
@@ -231,13 +234,18 @@ export async function runDesignCommand(args: string[], usageError: UsageErrorFac
         reward,
         rewardWeight: design.rewardWeight,
         outerSteps: design.outerSteps,
-        sampleCount: design.sampleCount,
+        sampleCount: design.surrogatePool ?? design.sampleCount,
+        surrogate:
+          design.surrogatePool && design.surrogatePool > design.sampleCount
+            ? { scored: design.sampleCount }
+            : undefined,
+        snapSamples: design.snapSamples,
         steps: design.steps,
         samples: design.samples,
         seed,
         onIteration: (k, s) =>
           console.error(
-            `[design] mirror step ${k}: mean reward of its samples ${s.meanReward.toFixed(3)}, ESS fraction ${s.effectiveSampleFraction.toFixed(2)}`,
+            `[design] mirror step ${k}: mean reward of its samples ${s.meanReward.toFixed(3)}, ESS fraction ${s.effectiveSampleFraction.toFixed(2)}${s.surrogate ? `, surrogate LOO R² ${s.surrogate.looR2.toFixed(2)}` : ''}`,
           ),
       });
       await fs.mkdir(out, { recursive: true });
