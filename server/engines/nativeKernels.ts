@@ -874,20 +874,47 @@ const nativeMlpInputGradient: tf.KernelFunc = (args) => {
   const backend = args.backend as WasmBackendHeap;
   const dx = backend.makeOutput([...x.shape], 'float32');
   nativeMlpCalls.inputGradient += 1;
-  native.addon.mlpBackward(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
-    engineCode[native.path],
-    layout.rows,
-    layout.widths,
-    paramOffsets(backend, params),
-    backend.getMemoryOffset(x.dataId),
-    backend.getMemoryOffset(workspace.dataId),
-    backend.getMemoryOffset(dy.dataId),
+  runMlpBackward(
+    native,
+    backend,
+    layout,
+    { x, workspace, params, dy },
     backend.getMemoryOffset(dx.dataId),
     null,
   );
   return dx;
 };
+
+/**
+ * The addon's mlpBackward on the kernel's inputs: dx written at `dxOffset` (−1: not formed) and/or every
+ * weight and bias gradient packed into `packed` (null: not formed).
+ */
+function runMlpBackward(
+  native: NonNullable<typeof active>,
+  backend: WasmBackendHeap,
+  layout: MlpLayout,
+  tensors: {
+    x: tf.TensorInfo;
+    workspace: tf.TensorInfo;
+    params: readonly tf.TensorInfo[];
+    dy: tf.TensorInfo;
+  },
+  dxOffset: number,
+  packed: Float32Array | null,
+): void {
+  native.addon.mlpBackward(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    engineCode[native.path],
+    layout.rows,
+    layout.widths,
+    paramOffsets(backend, tensors.params),
+    backend.getMemoryOffset(tensors.x.dataId),
+    backend.getMemoryOffset(tensors.workspace.dataId),
+    backend.getMemoryOffset(tensors.dy.dataId),
+    dxOffset,
+    packed,
+  );
+}
 
 /**
  * Every weight and bias gradient in one native call, packed [dW_0, db_0, dW_1, db_1, …] in a JavaScript
@@ -907,18 +934,7 @@ function mlpWeightGradients(dy: tf.Tensor, saved: readonly tf.Tensor[], owner: o
   if (packedGradients?.array.length !== size) packedGradients = { array: new Float32Array(size), owner };
   packedGradients.owner = owner;
   nativeMlpCalls.weightGradients += 1;
-  native.addon.mlpBackward(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
-    engineCode[native.path],
-    layout.rows,
-    layout.widths,
-    paramOffsets(backend, params),
-    backend.getMemoryOffset(x.dataId),
-    backend.getMemoryOffset(workspace.dataId),
-    backend.getMemoryOffset(dy.dataId),
-    -1,
-    packedGradients.array,
-  );
+  runMlpBackward(native, backend, layout, { x, workspace, params, dy }, -1, packedGradients.array);
   return packedGradients.array;
 }
 
