@@ -11,7 +11,7 @@
  * The fine-tuned field is v_ref plus a trained residual, which starts at exactly zero (v_θ = v_ref).
  */
 import { createRng } from '../random';
-import { tf } from '../tensor';
+import { randomNormal, tf } from '../tensor';
 import { adam } from '../optimizers';
 import type { TrainableVelocityField, TrainStepInfo } from './train';
 import { MlpVelocityField, type MlpVelocityFieldConfig, type VelocityField } from './velocityField';
@@ -147,9 +147,7 @@ export async function adjointMatching(options: AdjointMatchingOptions) {
   /** Euler–Maruyama on the memoryless SDE of the current model; returns X at every grid time. */
   function simulate(): tf.Tensor2D[] {
     const states: tf.Tensor2D[] = [
-      tf.tidy(() =>
-        tf.mul(1 - grid[0], tf.randomNormal<tf.Rank.R2>([n, d], 0, 1, 'float32', rng.nextSeed())),
-      ),
+      tf.tidy(() => tf.mul(1 - grid[0], randomNormal<tf.Rank.R2>([n, d], 0, 1, 'float32', rng.nextSeed()))),
     ];
     for (let k = 0; k < grid.length - 1; k++) {
       const t = grid[k];
@@ -158,7 +156,7 @@ export async function adjointMatching(options: AdjointMatchingOptions) {
       states.push(
         tf.tidy(() => {
           const drift = tf.sub(tf.mul(2, field.predict(x, t)), tf.div(x, t));
-          const noise = tf.randomNormal<tf.Rank.R2>(
+          const noise = randomNormal<tf.Rank.R2>(
             [n, d],
             0,
             Math.sqrt(h) * memorylessSigma(t),

@@ -7,7 +7,7 @@
  * Structured like TorchCFM's `ConditionalFlowMatcher` (Tong et al. 2023): the pairing of x0 and x1 is
  * independent (no optimal-transport coupling); σ = 0 gives rectified flow / the DESIGN.md path exactly.
  */
-import { tf } from '../tensor';
+import { randomNormal, tf } from '../tensor';
 import { timeColumn, type VelocityField } from './velocityField';
 
 export interface ConditionalFlowSample {
@@ -50,7 +50,7 @@ export class ConditionalFlowMatcher {
       const tCol = timeColumn(t, x0.shape[0]);
       let xt = this.computeMu(x0, x1, tCol);
       if (this.sigma > 0) {
-        const epsilon = options.epsilon ?? tf.randomNormal(x0.shape, 0, 1, 'float32', options.seed);
+        const epsilon = options.epsilon ?? randomNormal(x0.shape, 0, 1, 'float32', options.seed);
         xt = tf.add(xt, tf.mul(this.sigma, epsilon));
       }
       return { t: tCol, xt, ut: this.computeConditionalFlow(x0, x1) };

@@ -7,7 +7,7 @@
  * last level's noise. Cells come back in gene units (the model's standardisation undone).
  */
 import { createRng } from '../random';
-import { tf } from '../tensor';
+import { randomNormal, tf } from '../tensor';
 import type { LcdModel, PerturbationSet } from './model';
 
 export interface SampleLcdOptions {
@@ -47,7 +47,7 @@ export function sampleLcd(
 
   const latents = tf.tidy(() => {
     const embedding = model.embed(tf.tensor2d(weights, [rows, p]));
-    let x: tf.Tensor2D = tf.randomNormal([rows, d], 0, 1, 'float32', rng.nextSeed());
+    let x: tf.Tensor2D = randomNormal([rows, d], 0, 1, 'float32', rng.nextSeed());
     model.levels.forEach((sigma, level) => {
       const noise = model.noiseRowsAt(level, rows);
       const eta = stepScale * sigma * sigma;
@@ -55,7 +55,7 @@ export function sampleLcd(
         const previous = x;
         x = tf.tidy(() => {
           const drift = model.drift(previous, noise, embedding);
-          const xi = tf.randomNormal<tf.Rank.R2>([rows, d], 0, 1, 'float32', rng.nextSeed());
+          const xi = randomNormal<tf.Rank.R2>([rows, d], 0, 1, 'float32', rng.nextSeed());
           return tf.add(tf.add(previous, tf.mul(eta, drift)), tf.mul(Math.sqrt(2 * eta), xi));
         });
         previous.dispose();

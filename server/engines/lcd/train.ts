@@ -9,7 +9,7 @@
 import { adam, type AdamOptimizer } from '../optimizers';
 import { createRng } from '../random';
 import { runTrainingLoop, tailMeanLoss, WeightAverage, type TrainStepInfo } from '../trainingLoop';
-import { tf } from '../tensor';
+import { randomNormal, tf } from '../tensor';
 import { denoisingScoreMatchingLoss } from './loss';
 import {
   defaultLcdConfig,
@@ -220,7 +220,7 @@ export async function trainLcd(options: TrainLcdOptions): Promise<TrainLcdResult
     }
     const noiseSeed = rng.nextSeed();
     const lossTensor = tf.tidy(() => {
-      const epsilon = tf.randomNormal<tf.Rank.R2>([half, data.dimension], 0, 1, 'float32', noiseSeed);
+      const epsilon = randomNormal<tf.Rank.R2>([half, data.dimension], 0, 1, 'float32', noiseSeed);
       const batch = {
         clean: tf.gather(latents, tf.tensor1d(cellIndices, 'int32')),
         conditionWeights: tf.gather(conditionTable, tf.tensor1d(conditionIndices, 'int32')),
