@@ -166,7 +166,7 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
     };
   };
   let lastMeanReward = Number.NaN;
-  let lastSurrogate: KernelRidgeFit | undefined;
+  /** Each mirror step's surrogate fit (the reward is evaluated once per step). */
   const surrogates: (KernelRidgeFit | undefined)[] = [];
   const result = await mirrorDescent({
     problem: {
@@ -178,7 +178,7 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
             const { smiles } = decodeSamples(points, space.vocabulary, space.length);
             const { values, exact, surrogate } = poolRewards(smiles);
             lastMeanReward = mean(exact);
-            lastSurrogate = surrogate;
+            surrogates.push(surrogate);
             const diverged = divergedRows(points, space.length * space.vocabulary.symbols.length);
             // A sample whose ODE ran away (a few per thousand of a weakly trained prior reach 1e20) is
             // no point of the relaxed space: weight 0, or one such row in a minibatch makes the loss ∞.
@@ -202,14 +202,12 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
       ? (points) => snapToOneHot(points, space.vocabulary.symbols.length, DEFAULT_HALF_WIDTH)
       : undefined,
     onTrainStep: options.onTrainStep,
-    onIteration: (iteration) => {
-      surrogates.push(lastSurrogate);
+    onIteration: (iteration) =>
       options.onIteration?.(iteration.k, {
         effectiveSampleFraction: iteration.effectiveSampleFraction,
         meanReward: lastMeanReward,
-        surrogate: lastSurrogate,
-      });
-    },
+        surrogate: surrogates[iteration.k - 1],
+      }),
     signal: options.signal,
   });
   const final: FlowDensity = result.iterates[result.iterates.length - 1];
