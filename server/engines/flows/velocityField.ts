@@ -4,8 +4,18 @@
  * [x, sinusoidal features of t], held in raw tf.Variables so that saving, loading, EMA and gradients
  * are plain array operations.
  */
-import { createRng, type Rng } from '../random';
+import {
+  createDenseStack,
+  disposeDenseStack,
+  readDenseStack,
+  serializeDenseStack,
+  type DenseLayer,
+  type SerializedTensor,
+} from '../dense';
+import { createRng } from '../random';
 import { mlp, silu, tf } from '../tensor';
+
+export type { SerializedTensor };
 
 /** A (possibly analytic) velocity field. Implementations must use tf ops so gradients flow through x. */
 export interface VelocityField {
@@ -36,12 +46,6 @@ export const defaultMlpConfig: Omit<MlpVelocityFieldConfig, 'dimension'> = {
   timeFrequencies: 8,
   maxTimeFrequency: 64,
 };
-
-export interface SerializedTensor {
-  name: string;
-  shape: number[];
-  values: number[];
-}
 
 /** JSON-serialisable weights; `MlpVelocityField.fromWeights` rebuilds the field from it exactly. */
 export interface MlpVelocityFieldWeights {
@@ -93,27 +97,6 @@ export function applyActivation(x: tf.Tensor2D, activation: Activation): tf.Tens
   }
 }
 
-interface DenseLayer {
-  weight: tf.Variable<tf.Rank.R2>;
-  bias: tf.Variable<tf.Rank.R1>;
-}
-
-/** PyTorch's nn.Linear default: U(−1/√fan_in, 1/√fan_in) for weights and biases, from a seeded Rng. */
-function uniformFanIn(rng: Rng, fanIn: number, size: number): Float32Array {
-  const bound = 1 / Math.sqrt(fanIn);
-  const values = new Float32Array(size);
-  for (let i = 0; i < size; i++) values[i] = (2 * rng.uniform() - 1) * bound;
-  return values;
-}
-
-/** A variable holding `values`; the temporary tensor it is made from is released (the variable keeps it). */
-function variableFrom<R extends tf.Rank>(values: Float32Array, shape: number[]): tf.Variable<R> {
-  const initial = tf.tensor(values, shape);
-  const variable = tf.variable(initial) as tf.Variable<R>;
-  initial.dispose();
-  return variable;
-}
-
 export class MlpVelocityField implements VelocityField {
   readonly dimension: number;
   private readonly frequencies: number[];
@@ -131,16 +114,7 @@ export class MlpVelocityField implements VelocityField {
   static create(config: Partial<MlpVelocityFieldConfig> & { dimension: number }, seed = 0): MlpVelocityField {
     const full: MlpVelocityFieldConfig = { ...defaultMlpConfig, ...config };
     validateConfig(full);
-    const rng = createRng(seed);
-    const widths = layerWidths(full);
-    const dense = widths.slice(1).map((fanOut, i) => {
-      const fanIn = widths[i];
-      return {
-        weight: variableFrom<tf.Rank.R2>(uniformFanIn(rng, fanIn, fanIn * fanOut), [fanIn, fanOut]),
-        bias: variableFrom<tf.Rank.R1>(uniformFanIn(rng, fanIn, fanOut), [fanOut]),
-      };
-    });
-    return new MlpVelocityField(full, dense);
+    return new MlpVelocityField(full, createDenseStack(layerWidths(full), createRng(seed)));
   }
 
   static fromWeights(weights: MlpVelocityFieldWeights): MlpVelocityField {
@@ -149,25 +123,7 @@ export class MlpVelocityField implements VelocityField {
     }
     validateConfig(weights.config);
     const byName = new Map(weights.tensors.map((t) => [t.name, t]));
-    const widths = layerWidths(weights.config);
-    const read = (name: string, shape: number[]) => {
-      const entry = byName.get(name);
-      if (!entry) throw new Error(`velocity-field weights lack tensor ${name}`);
-      const expected = shape.reduce((a, b) => a * b, 1);
-      if (entry.shape.join('x') !== shape.join('x') || entry.values.length !== expected) {
-        throw new Error(
-          `tensor ${name} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}]`,
-        );
-      }
-      return Float32Array.from(entry.values);
-    };
-    const dense = widths.slice(1).map((fanOut, i) => {
-      const fanIn = widths[i];
-      return {
-        weight: variableFrom<tf.Rank.R2>(read(`dense${i}.weight`, [fanIn, fanOut]), [fanIn, fanOut]),
-        bias: variableFrom<tf.Rank.R1>(read(`dense${i}.bias`, [fanOut]), [fanOut]),
-      };
-    });
+    const dense = readDenseStack(byName, layerWidths(weights.config), 'dense', 'velocity-field weights');
     return new MlpVelocityField({ ...weights.config }, dense);
   }
 
@@ -198,14 +154,7 @@ export class MlpVelocityField implements VelocityField {
 
   getWeights(): MlpVelocityFieldWeights {
     this.assertAlive();
-    const tensors = this.dense.flatMap((layer, i) => [
-      {
-        name: `dense${i}.weight`,
-        shape: [...layer.weight.shape],
-        values: Array.from(layer.weight.dataSync()),
-      },
-      { name: `dense${i}.bias`, shape: [...layer.bias.shape], values: Array.from(layer.bias.dataSync()) },
-    ]);
+    const tensors = serializeDenseStack(this.dense, 'dense');
     return { format: 'tributary.mlp-velocity-field/v1', config: { ...this.config }, tensors };
   }
 
@@ -220,10 +169,7 @@ export class MlpVelocityField implements VelocityField {
 
   dispose(): void {
     if (this.disposed) return;
-    for (const layer of this.dense) {
-      layer.weight.dispose();
-      layer.bias.dispose();
-    }
+    disposeDenseStack(this.dense);
     this.disposed = true;
   }
 

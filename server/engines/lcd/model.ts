@@ -30,8 +30,11 @@
  * JSON-able objects and rebuilt exactly.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { readSerializedTensor, uniformFanIn, variableFrom, type SerializedTensor } from '../dense';
 import { createRng, type Rng } from '../random';
 import { tf } from '../tensor';
+
+export type { SerializedTensor };
 
 export interface NoiseSchedule {
   /** Largest noise level σ_max (default 10). */
@@ -70,12 +73,6 @@ export const defaultLcdConfig: Omit<LcdConfig, 'dimension' | 'perturbations'> = 
   noise: defaultNoiseSchedule,
   parametrisation: 'plain',
 };
-
-export interface SerializedTensor {
-  name: string;
-  shape: number[];
-  values: number[];
-}
 
 /** JSON-serialisable model: `LcdModel.fromWeights` rebuilds it exactly. */
 export interface LcdWeights {
@@ -132,24 +129,6 @@ export type NoiseRows = {
   variance: tf.Tensor2D;
   features: tf.Tensor2D;
 };
-
-function uniformFanIn(rng: Rng, fanIn: number, size: number, gain = 1): Float32Array {
-  const bound = gain / Math.sqrt(fanIn);
-  const values = new Float32Array(size);
-  for (let i = 0; i < size; i++) values[i] = (2 * rng.uniform() - 1) * bound;
-  return values;
-}
-
-function variableFrom<R extends tf.Rank>(
-  values: Float32Array,
-  shape: number[],
-  name?: string,
-): tf.Variable<R> {
-  const initial = tf.tensor(values, shape);
-  const variable = tf.variable(initial, true, name) as tf.Variable<R>;
-  initial.dispose();
-  return variable;
-}
 
 let modelCounter = 0;
 
@@ -258,17 +237,7 @@ export class LcdModel {
       throw new Error(`unknown LCD weights format: ${String(weights.format)}`);
     validateConfig(weights.config);
     const byName = new Map(weights.tensors.map((t) => [t.name, t]));
-    const read = (name: string, shape: number[]) => {
-      const entry = byName.get(name);
-      if (!entry) throw new Error(`LCD weights lack tensor ${name}`);
-      const size = shape.reduce((a, b) => a * b, 1);
-      if (entry.shape.join('x') !== shape.join('x') || entry.values.length !== size) {
-        throw new Error(
-          `tensor ${name} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}]`,
-        );
-      }
-      return Float32Array.from(entry.values);
-    };
+    const read = (name: string, shape: number[]) => readSerializedTensor(byName, name, shape, 'LCD weights');
     const config = { ...weights.config, perturbations: [...weights.config.perturbations] };
     const id = ++modelCounter;
     const embeddingShape = [config.perturbations.length, config.embeddingSize];
