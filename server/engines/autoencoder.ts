@@ -137,7 +137,7 @@ export class CategoricalAutoencoder {
           this.latentScale,
         ),
       );
-      out.set(z.dataSync() as Float32Array, start * latent);
+      out.set(z.dataSync(), start * latent);
       z.dispose();
     }
     return out;
@@ -159,7 +159,7 @@ export class CategoricalAutoencoder {
           ),
         ),
       );
-      out.set(logits.dataSync() as Float32Array, start * positions * classes);
+      out.set(logits.dataSync(), start * positions * classes);
       logits.dispose();
     }
     return out;
@@ -298,18 +298,17 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
           const value = optimizer.minimize(
             () => {
               const mu = autoencoder.encoderMean(x);
-              const u = tf.add(mu, randomNormal<tf.Rank.R2>(mu.shape, 0, noise, 'float32', noiseSeed));
-              const logits = tf.reshape(autoencoder.decoderLogits(u as tf.Tensor2D), [
-                batchSize,
-                positions,
-                count,
-              ]);
+              const u = tf.add<tf.Tensor2D>(
+                mu,
+                randomNormal<tf.Rank.R2>(mu.shape, 0, noise, 'float32', noiseSeed),
+              );
+              const logits = tf.reshape(autoencoder.decoderLogits(u), [batchSize, positions, count]);
               const target = tf.reshape(x, [batchSize, positions, count]);
               const crossEntropy = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(logits))));
-              return tf.div(
+              return tf.div<tf.Scalar>(
                 tf.add(crossEntropy, tf.mul(penalty, tf.sum(tf.square(mu)))),
                 batchSize,
-              ) as tf.Scalar;
+              );
             },
             true,
             variables,

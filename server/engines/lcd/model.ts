@@ -31,7 +31,7 @@
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { readSerializedTensor, uniformFanIn, variableFrom, type SerializedTensor } from '../dense';
-import { createRng, type Rng } from '../random';
+import { createRng } from '../random';
 import { tf } from '../tensor';
 
 export type { SerializedTensor };
