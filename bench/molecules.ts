@@ -19,7 +19,13 @@ import path from 'node:path';
 import { initTensorBackend } from '../server/engines/tensor';
 import { bestOfN, designMolecules } from '../server/molecules/design';
 import { generationMetrics } from '../server/molecules/metrics';
-import { encodeLibrary, trainMolecularPrior } from '../server/molecules/prior';
+import {
+  encodeLibrary,
+  trainMolecularPrior,
+  trainSelfiesAutoencoder,
+  type MolecularSpace,
+  type PriorRepresentation,
+} from '../server/molecules/prior';
 import { MoleculeContext } from '../server/molecules/properties';
 import { loadRDKit, withMolecule } from '../server/molecules/rdkit';
 import { compileMolecularReward } from '../server/molecules/rewards';
@@ -51,6 +57,11 @@ export interface MoleculeBenchOptions {
    * null: no surrogate, the pool is the `sampleCount` scored molecules.
    */
   surrogatePool: number | null;
+  /** The priors' space: relaxed one-hot SELFIES, or an autoencoder's latents (prior.ts). */
+  representation: PriorRepresentation;
+  /** Latent priors: the autoencoder's latent dimension and training steps. */
+  latentDimension: number;
+  autoencoderSteps: number;
 }
 
 function readSmiles(file: string): string[] {
@@ -127,10 +138,27 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
   const zinc = readSmiles(path.join(dataDir, 'jtvae_zinc_valid_24k.smi')).slice(0, options.zincMolecules);
   const bbbp = bbbpPenetrant();
   // One SELFIES space for both priors: the vocabulary and length of their union.
-  const space = await encodeLibrary([...zinc, ...bbbp], { maxLength: 60 });
+  const library = await encodeLibrary([...zinc, ...bbbp], { maxLength: 60 });
   console.error(
-    `[bench molecules] space: ${space.vocabulary.symbols.length} symbols × ${space.length} positions; ZINC ${zinc.length}, BBBP ${bbbp.length}`,
+    `[bench molecules] space: ${library.vocabulary.symbols.length} symbols × ${library.length} positions; ZINC ${zinc.length}, BBBP ${bbbp.length}`,
   );
+  // Latent priors: one autoencoder for both, trained on the union (priors merge only within one space).
+  const autoencoder =
+    options.representation === 'latent'
+      ? await trainSelfiesAutoencoder(library, {
+          latent: options.latentDimension,
+          steps: options.autoencoderSteps,
+          seed: options.seed + 20,
+          onStep: (info) => {
+            if (info.step % Math.max(1, Math.floor(info.totalSteps / 5)) === 0)
+              console.error(
+                `[bench molecules] autoencoder step ${info.step}/${info.totalSteps}, loss ${info.loss.toFixed(2)}`,
+              );
+          },
+        })
+      : undefined;
+  if (autoencoder) console.error(`[bench molecules] autoencoder: ${JSON.stringify(autoencoder.training)}`);
+  const space: MolecularSpace = { vocabulary: library.vocabulary, length: library.length, autoencoder };
   const trainIn = async (smiles: string[], steps: number, seed: number) => {
     const { prior, stored } = await trainMolecularPrior(
       smiles,
@@ -143,7 +171,7 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
             console.error(`[bench molecules] prior step ${info.step}/${steps}, loss ${info.loss.toFixed(1)}`);
         },
       },
-      { vocabulary: space.vocabulary, length: space.length },
+      space,
     );
     return { prior, seconds: stored.training.seconds };
   };
@@ -192,7 +220,15 @@ export async function runMoleculeBench(options: MoleculeBenchOptions) {
         qed_mean: priorMetrics.properties.qed.mean,
         // The reward's mean over the prior's samples: what each design method moves away from.
         reward_mean: priorRewardMean,
-        train_seconds: zincPrior.seconds,
+        train_seconds: zincPrior.seconds + (autoencoder?.training.seconds ?? 0),
+        ...(autoencoder && {
+          autoencoder: {
+            reconstruction: autoencoder.training.reconstruction,
+            final_loss: autoencoder.training.finalLoss,
+            train_seconds: autoencoder.training.seconds,
+            latent: options.latentDimension,
+          },
+        }),
         molecules: zinc.length,
         dimension: zincPrior.prior.dimension,
       },

@@ -407,6 +407,9 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
           'design-lr': { type: 'string' },
           snap: { type: 'boolean' },
           'surrogate-pool': { type: 'string' },
+          representation: { type: 'string' },
+          'latent-dim': { type: 'string' },
+          'autoencoder-steps': { type: 'string' },
           seed: { type: 'string' },
         },
         strict: true,
@@ -417,7 +420,18 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
       if (priorWeights.length !== 2 || !priorWeights.every((a) => Number.isFinite(a) && a > 0)) {
         throw new UsageError('--prior-weights takes two positive numbers, α_ZINC,α_BBBP (e.g. 1,0.05)');
       }
+      const representation = values.representation ?? 'latent';
+      if (representation !== 'latent' && representation !== 'one-hot')
+        throw new UsageError('--representation must be latent or one-hot');
       return runMoleculeBench({
+        representation,
+        latentDimension: positiveNumber('latent-dim', values['latent-dim'], 64, true),
+        autoencoderSteps: positiveNumber(
+          'autoencoder-steps',
+          values['autoencoder-steps'],
+          quick ? 1500 : 4000,
+          true,
+        ),
         zincMolecules: positiveNumber(
           'zinc-molecules',
           values['zinc-molecules'],

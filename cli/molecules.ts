@@ -101,7 +101,10 @@ async function readSmilesFile(file: string, usageError: UsageErrorFactory): Prom
   return smiles;
 }
 
-/** `tributary train-prior --smiles FILE --out DIR [--steps N] [--hidden H] [--max-length L] [--seed S]` */
+/**
+ * `tributary train-prior --smiles FILE --out DIR [--steps N] [--hidden H] [--max-length L] [--seed S]
+ *  [--representation one-hot|latent] [--latent-dim D] [--autoencoder-steps N]`
+ */
 export async function runTrainPriorCommand(args: string[], usageError: UsageErrorFactory) {
   const { values } = parseArgs({
     args,
@@ -113,6 +116,9 @@ export async function runTrainPriorCommand(args: string[], usageError: UsageErro
       'max-length': { type: 'string' },
       seed: { type: 'string' },
       samples: { type: 'string' },
+      representation: { type: 'string' },
+      'latent-dim': { type: 'string' },
+      'autoencoder-steps': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -124,6 +130,11 @@ export async function runTrainPriorCommand(args: string[], usageError: UsageErro
   const hidden = flags.integer('hidden', values.hidden, 512, 1);
   const maxLength = flags.integer('max-length', values['max-length'], 80, 1);
   const sampleCount = flags.integer('samples', values.samples, 1000, 1);
+  const representation = values.representation ?? 'one-hot';
+  if (representation !== 'one-hot' && representation !== 'latent')
+    throw usageError(`--representation must be one-hot or latent, got "${representation}"`);
+  const latentDimension = flags.integer('latent-dim', values['latent-dim'], 64, 2);
+  const autoencoderSteps = flags.integer('autoencoder-steps', values['autoencoder-steps'], 3000, 1);
   const seed = values.seed === undefined ? 0 : Number(values.seed);
   if (!Number.isInteger(seed)) throw usageError(`--seed must be an integer, got "${values.seed}"`);
   const smiles = await readSmilesFile(values.smiles, usageError);
@@ -138,6 +149,17 @@ export async function runTrainPriorCommand(args: string[], usageError: UsageErro
       steps,
       hidden,
       seed,
+      representation,
+      autoencoder: {
+        latent: latentDimension,
+        steps: autoencoderSteps,
+        onStep: (info) => {
+          if (info.step % Math.max(1, Math.floor(info.totalSteps / 10)) === 0)
+            console.error(
+              `[train-prior] autoencoder step ${info.step}/${info.totalSteps} loss ${info.loss.toFixed(2)} eta ${info.etaSeconds.toFixed(0)} s`,
+            );
+        },
+      },
       onStep: (info) => {
         if (info.step % Math.max(1, Math.floor(steps / 10)) === 0 || info.step === steps)
           console.error(
@@ -166,7 +188,9 @@ export async function runTrainPriorCommand(args: string[], usageError: UsageErro
       skippedExamples: library.skipped.slice(0, 5),
       vocabulary: stored.symbols.length,
       length: stored.length,
+      representation: prior.representation,
       dimension: prior.dimension,
+      ...(stored.autoencoder && { autoencoder: stored.autoencoder.training }),
       steps,
       finalLoss: stored.training.finalLoss,
       trainSeconds: stored.training.seconds,

@@ -39,6 +39,7 @@ export function MoleculesSection({ projectId, canEdit }: { projectId: string; ca
         library: library === 'demo' ? { kind: 'demo' } : { kind: 'dataset', datasetId: library },
         steps: Number(form.get('steps')),
         hidden: Number(form.get('hidden')),
+        representation: formText(form, 'representation') === 'latent' ? 'latent' : 'one-hot',
       },
     });
   }
@@ -114,6 +115,12 @@ export function MoleculesSection({ projectId, canEdit }: { projectId: string; ca
           </Field>
           <Field label="Hidden width">
             <Input name="hidden" type="number" min={16} max={2048} defaultValue={256} />
+          </Field>
+          <Field label="Flow space">
+            <Select name="representation" defaultValue="one-hot">
+              <option value="one-hot">One-hot SELFIES</option>
+              <option value="latent">Autoencoder latent (64-d)</option>
+            </Select>
           </Field>
           <Button type="submit" disabled={!canEdit || start.isPending}>
             Train prior

@@ -20,6 +20,13 @@ export const moleculePriorConfigSchema = z.object({
   steps: z.number().int().min(10).max(50_000).default(1500),
   hidden: z.number().int().min(16).max(2048).default(256),
   maxLength: z.number().int().min(5).max(200).default(80),
+  /**
+   * 'latent': the flow is trained in the latent space of an autoencoder trained first on the library
+   * (server/molecules/prior.ts); 'one-hot': on the relaxed one-hot SELFIES.
+   */
+  representation: z.enum(['one-hot', 'latent']).default('one-hot'),
+  autoencoderSteps: z.number().int().min(10).max(50_000).default(2000),
+  latentDimension: z.number().int().min(2).max(512).default(64),
   /** Molecules sampled for the prior's metrics. */
   samples: z.number().int().min(10).max(20_000).default(500),
 });

@@ -9,7 +9,7 @@
 import { mirrorDescent, type FlowDensity, type RfmOperator } from '../engines/rfm';
 import type { TrainStepInfo } from '../engines/flows';
 import { generationMetrics, type GenerationMetrics } from './metrics';
-import { decodeSamples, DEFAULT_HALF_WIDTH, type MolecularPrior } from './prior';
+import { DEFAULT_HALF_WIDTH, type MolecularPrior } from './prior';
 import { DEFAULT_MORGAN, loadRDKit, morganFingerprint, withMolecule } from './rdkit';
 import type { CompiledMolecularReward } from './rewards';
 import { TanimotoKernelRidge, type KernelRidgeFit } from './surrogate';
@@ -36,10 +36,12 @@ export interface MolecularDesignOptions {
   samples?: number;
   seed?: number;
   /**
-   * Snap each step's samples to the ±h one-hot vertex of their argmax SELFIES before weighting and
-   * training: the fine-tuned flow then learns the decoded molecules, as its prior learned the library's
-   * one-hot vectors, rather than points near the argmax boundaries. Measured (BENCHMARKS.md): it moves
-   * the reward further at the same reward calls but lowers the samples' diversity, so it is off by default.
+   * Snap each step's samples to the point of the molecule they decode to (`MolecularPrior.project`: the
+   * ±h one-hot vertex of their argmax SELFIES, or for latent priors the latent of the decoded string)
+   * before weighting and training: the fine-tuned flow then learns the decoded molecules, as its prior
+   * learned the library's, rather than points near decoding boundaries. Measured on one-hot priors
+   * (BENCHMARKS.md): it moves the reward further at the same reward calls but lowers the samples'
+   * diversity, so it is off by default.
    */
   snapSamples?: boolean;
   /**
@@ -86,22 +88,9 @@ function mean(values: readonly number[]): number {
 }
 
 /**
- * Each row's vertex of the relaxed one-hot cube: per position (blocks of `symbols` coordinates) +h at the
- * largest coordinate and −h elsewhere. Argmax decoding gives the same molecule before and after.
+ * Rows with a coordinate beyond 25·h = 100 (or not finite): samples whose ODE diverged. The same bound
+ * serves latent priors, whose training latents are standardised to unit scale.
  */
-export function snapToOneHot(points: Float32Array, symbols: number, halfWidth: number): Float32Array {
-  if (points.length % symbols !== 0)
-    throw new Error('points do not split into blocks of the vocabulary size');
-  const out = new Float32Array(points.length).fill(-halfWidth);
-  for (let start = 0; start < points.length; start += symbols) {
-    let best = start;
-    for (let j = start + 1; j < start + symbols; j++) if (points[j] > points[best]) best = j;
-    out[best] = halfWidth;
-  }
-  return out;
-}
-
-/** Rows with a coordinate beyond 25·h (or not finite): samples whose ODE diverged. */
 export function divergedRows(points: Float32Array, dimension: number): boolean[] {
   const bound = 25 * DEFAULT_HALF_WIDTH;
   return Array.from({ length: points.length / dimension }, (_, row) => {
@@ -112,22 +101,16 @@ export function divergedRows(points: Float32Array, dimension: number): boolean[]
   });
 }
 
-/** Checks that the priors live in one SELFIES space; returns it. */
-function sharedSpace(priors: MolecularPrior[]) {
+/** Checks that the priors live in one space (vocabulary, length, autoencoder); returns the first. */
+function sharedSpace(priors: MolecularPrior[]): MolecularPrior {
   if (priors.length === 0) throw new Error('molecule design needs at least one prior');
   const [first] = priors;
-  for (const prior of priors.slice(1)) {
-    const same =
-      prior.length === first.length &&
-      prior.vocabulary.symbols.length === first.vocabulary.symbols.length &&
-      prior.vocabulary.symbols.every((symbol, i) => symbol === first.vocabulary.symbols[i]);
-    if (!same) {
-      throw new Error(
-        'priors to merge must share one SELFIES vocabulary and length (train them in one space)',
-      );
-    }
+  if (priors.some((prior) => prior.spaceKey !== first.spaceKey)) {
+    throw new Error(
+      'priors to merge must share one SELFIES vocabulary and length, and latent priors one autoencoder (train them in one space)',
+    );
   }
-  return { vocabulary: first.vocabulary, length: first.length };
+  return first;
 }
 
 export async function designMolecules(options: MolecularDesignOptions): Promise<MolecularDesignResult> {
@@ -175,11 +158,11 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
       weights: options.weights ?? priors.map(() => 1),
       reward: reward
         ? (points) => {
-            const { smiles } = decodeSamples(points, space.vocabulary, space.length);
+            const { smiles } = space.decode(points);
             const { values, exact, surrogate } = poolRewards(smiles);
             lastMeanReward = mean(exact);
             surrogates.push(surrogate);
-            const diverged = divergedRows(points, space.length * space.vocabulary.symbols.length);
+            const diverged = divergedRows(points, space.dimension);
             // A sample whose ODE ran away (a few per thousand of a weakly trained prior reach 1e20) is
             // no point of the relaxed space: weight 0, or one such row in a minibatch makes the loss ∞.
             return Float64Array.from(values, (value, i) => (diverged[i] ? -Infinity : beta * value));
@@ -198,9 +181,7 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
       learningRate: options.learningRate ?? 5e-4,
       odeSteps,
     },
-    projectSamples: options.snapSamples
-      ? (points) => snapToOneHot(points, space.vocabulary.symbols.length, DEFAULT_HALF_WIDTH)
-      : undefined,
+    projectSamples: options.snapSamples ? (points) => space.project(points) : undefined,
     onTrainStep: options.onTrainStep,
     onIteration: (iteration) =>
       options.onIteration?.(iteration.k, {
@@ -213,7 +194,7 @@ export async function designMolecules(options: MolecularDesignOptions): Promise<
   const final: FlowDensity = result.iterates[result.iterates.length - 1];
   try {
     const points = final.sample(options.samples ?? 1000, (options.seed ?? 0) + 7919);
-    const { smiles } = decodeSamples(points, space.vocabulary, space.length);
+    const { smiles } = space.decode(points);
     const rewards = scoreSmiles(smiles);
     const training = new Set(priors.flatMap((prior) => [...prior.trainingSmiles]));
     return {

@@ -3,8 +3,8 @@
  * vertex keeps the decoded molecules, and the top-k mean is the hand-computed one.
  */
 import { describe, expect, it } from 'vitest';
-import { divergedRows, snapToOneHot, topMean } from '../../server/molecules/design';
-import { decodeSamples, encodeLibrary } from '../../server/molecules/prior';
+import { divergedRows, topMean } from '../../server/molecules/design';
+import { decodeSamples, encodeLibrary, snapToOneHot } from '../../server/molecules/prior';
 import { createRng } from '../../server/engines/random';
 
 describe('snapToOneHot', () => {

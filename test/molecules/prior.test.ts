@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTensorBackend } from '../../server/engines/tensor';
 import { generationMetrics, internalDiversity } from '../../server/molecules/metrics';
+import { designMolecules } from '../../server/molecules/design';
 import {
   decodeSamples,
   encodeLibrary,
@@ -93,6 +94,85 @@ describe('molecular prior training', () => {
       }
     } finally {
       prior.dispose();
+    }
+  });
+});
+
+describe('latent molecular priors', () => {
+  it('reconstruct their library through the autoencoder, sample it, store, project and merge only within one space', async () => {
+    const rdkit = await loadRDKit();
+    const canonical = drugs.map((smiles) => {
+      const parsed = parseSmiles(rdkit, smiles);
+      if (!parsed.valid) throw new Error(parsed.error);
+      return parsed.canonical;
+    });
+    const { prior, stored, library } = await trainMolecularPrior(drugs, {
+      steps: 400,
+      hidden: 64,
+      batchSize: 32,
+      representation: 'latent',
+      autoencoder: { latent: 8, hidden: 128, steps: 400, batchSize: 32 },
+    });
+    const other = await trainMolecularPrior(
+      drugs.slice(0, 4),
+      { steps: 10, hidden: 32 },
+      {
+        vocabulary: library.vocabulary,
+        length: library.length,
+        autoencoder: stored.autoencoder,
+      },
+    );
+    const { prior: stranger } = await trainMolecularPrior(drugs.slice(0, 4), {
+      steps: 10,
+      hidden: 32,
+      representation: 'latent',
+      autoencoder: { latent: 8, hidden: 32, steps: 10 },
+    });
+    try {
+      expect(prior.representation).toBe('latent');
+      expect(prior.dimension).toBe(8);
+      // Eight strings through an 8-dimensional latent: every one must come back exactly.
+      expect(stored.autoencoder?.training.reconstruction).toBe(1);
+      const autoencoder = prior.latent?.autoencoder;
+      if (!autoencoder) throw new Error('a latent prior has an autoencoder');
+      const latents = autoencoder.encode(library.classes);
+      expect(
+        prior
+          .decode(latents)
+          .smiles.map((s) => parseSmiles(rdkit, s))
+          .map((p) => p.valid && p.canonical),
+      ).toEqual(canonical);
+      // Projection replaces a point by the latent of the molecule it decodes to: the same molecule.
+      const samplePoints = new Float32Array(latents.map((v, i) => v + 0.3 * Math.sin(i)));
+      expect(prior.decode(prior.project(samplePoints)).smiles).toEqual(prior.decode(samplePoints).smiles);
+
+      const samples = prior.sample(200, 5);
+      const metrics = await generationMetrics(samples, prior.trainingSmiles);
+      expect(metrics.validity).toBeGreaterThan(0.9);
+      const training = new Set(canonical);
+      const recovered = samples.filter((s) => {
+        const parsed = parseSmiles(rdkit, s);
+        return parsed.valid && training.has(parsed.canonical);
+      }).length;
+      console.log(`latent prior on 8 drugs: ${recovered} of 200 samples are training molecules`);
+      expect(recovered / 200).toBeGreaterThan(0.5);
+
+      const reloaded = MolecularPrior.fromStored(JSON.parse(JSON.stringify(stored)) as typeof stored);
+      try {
+        expect(reloaded.sample(50, 3)).toEqual(prior.sample(50, 3));
+      } finally {
+        reloaded.dispose();
+      }
+      // Same vocabulary, length and autoencoder: one space; another autoencoder: another space.
+      expect(other.prior.spaceKey).toBe(prior.spaceKey);
+      expect(stranger.spaceKey).not.toBe(prior.spaceKey);
+      await expect(
+        designMolecules({ priors: [prior, stranger], operator: 'intersection', sampleCount: 16, steps: 1 }),
+      ).rejects.toThrow(/one autoencoder/);
+    } finally {
+      prior.dispose();
+      other.prior.dispose();
+      stranger.dispose();
     }
   });
 });

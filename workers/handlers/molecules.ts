@@ -99,15 +99,31 @@ export const moleculePriorHandler = defineHandler({
     const { generationMetrics } = await import('../../server/molecules/metrics');
     const smiles = await librarySmiles(config, loadDataset);
     await log(`${smiles.length} molecules in the library`);
+    // Latent priors train their autoencoder first: it takes the first 40 % of the progress bar.
+    const latent = config.representation === 'latent';
+    const flowStart = latent ? 0.4 : 0;
     const { prior, stored, library } = await trainMolecularPrior(
       smiles,
       {
         steps: config.steps,
         hidden: config.hidden,
         seed,
+        representation: config.representation,
+        autoencoder: {
+          latent: config.latentDimension,
+          steps: config.autoencoderSteps,
+          onStep: (info) =>
+            reportProgress({
+              fraction: flowStart * (info.step / info.totalSteps),
+              step: info.step,
+              message: `autoencoder step ${info.step}/${info.totalSteps}`,
+              etaSeconds: info.etaSeconds,
+              metrics: { autoencoder_loss: info.loss },
+            }),
+        },
         onStep: (info) =>
           reportProgress({
-            fraction: 0.9 * (info.step / info.totalSteps),
+            fraction: flowStart + (0.9 - flowStart) * (info.step / info.totalSteps),
             step: info.step,
             message: `training step ${info.step}/${info.totalSteps}`,
             etaSeconds: info.etaSeconds,
@@ -139,8 +155,15 @@ export const moleculePriorHandler = defineHandler({
           qed_mean: metrics.properties.qed.mean,
           final_loss: stored.training.finalLoss,
           molecules: stored.training.molecules,
+          ...(stored.autoencoder && {
+            // Exact round trips of training molecules through the latent space.
+            autoencoder_reconstruction: stored.autoencoder.training.reconstruction,
+          }),
         },
-        timings: { trainSeconds: stored.training.seconds },
+        timings: {
+          trainSeconds: stored.training.seconds,
+          ...(stored.autoencoder && { autoencoderSeconds: stored.autoencoder.training.seconds }),
+        },
         artifacts: {
           molecules: await describeMolecules(
             samples,
@@ -153,7 +176,12 @@ export const moleculePriorHandler = defineHandler({
             skippedCount: library.skipped.length,
             properties: await libraryProperties([...prior.trainingSmiles]),
           },
-          space: { vocabulary: stored.symbols.length, length: stored.length },
+          space: {
+            vocabulary: stored.symbols.length,
+            length: stored.length,
+            representation: prior.representation,
+            dimension: prior.dimension,
+          },
         },
         models: [
           {
@@ -165,6 +193,7 @@ export const moleculePriorHandler = defineHandler({
               dataHash: stored.training.dataHash,
               vocabulary: stored.symbols.length,
               length: stored.length,
+              representation: prior.representation,
               metrics,
             },
           },
