@@ -2,16 +2,20 @@
  * A categorical autoencoder: rows of P positions, each one of C classes (one-hot, P·C coordinates), to a
  * continuous latent z ∈ R^d and back (DESIGN.md §3's latent representation of SELFIES strings).
  *
- * Encoder μ(x) and decoder g(z) are MLPs (SiLU); g gives per-position logits. Training minimises
+ * A variational autoencoder (Kingma & Welling 2014; for molecules Gómez-Bombarelli et al. 2018): the
+ * encoder MLP gives the posterior q(u|x) = N(μ(x), diag σ²(x)), the decoder MLP g(u) per-position
+ * logits. Training minimises the β-weighted negative ELBO
  *
- *     L(θ) = E_x E_{ε~N(0,I)} [ −Σ_p log softmax(g(μ(x) + σε))_{p, x_p} ] + λ‖μ(x)‖²
+ *     L(θ) = E_x [ E_{ε~N(0,I)} −Σ_p log softmax(g(μ + σ⊙ε))_{p, x_p} + β·KL(q(u|x) ‖ N(0, I)) ],
+ *     KL = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²).
  *
- * — a variational autoencoder whose posterior variance is held at σ² (Kingma & Welling 2014; for
- * molecules Gómez-Bombarelli et al. 2018): the noise makes nearby latents decode alike, so points a
- * flow samples between training latents still decode to plausible strings, and λ keeps μ from growing
- * until the noise no longer matters. After training the latents are standardised (`scale`, the root
- * mean variance of μ over the training rows): `encode` returns μ/scale, `decodeLogits` takes z·scale,
- * so a flow from N(0, I) sees data of unit scale.
+ * The posterior noise is what makes the latent space usable by a flow: the decoder learns to decode a
+ * whole neighbourhood of each training latent to that string, so points a flow samples between
+ * training latents still decode to plausible strings (with a plain autoencoder, latent flow samples
+ * decoded to molecules no better than the one-hot flow's: BENCHMARKS.md). β < 1 trades some of that
+ * smoothness for exact reconstruction. After training the latent means are standardised (`scale`, the
+ * root mean variance of μ over the training rows): `encode` returns μ/scale, `decodeLogits` takes
+ * z·scale, so a flow from N(0, I) sees data of unit scale.
  */
 import {
   createDenseStack,
@@ -110,10 +114,20 @@ export class CategoricalAutoencoder {
     });
   }
 
+  /** The posterior q(u|x): mean μ(x) and log-variance log σ²(x), before standardisation, [n, d] each. */
+  posterior(x: tf.Tensor2D): { mean: tf.Tensor2D; logVariance: tf.Tensor2D } {
+    this.assertAlive();
+    const d = this.config.latent;
+    return tf.tidy(() => {
+      const out = mlp(x, this.encoder, 'silu');
+      const rows = out.shape[0];
+      return { mean: tf.slice(out, [0, 0], [rows, d]), logVariance: tf.slice(out, [0, d], [rows, d]) };
+    });
+  }
+
   /** μ(x) before standardisation, for one-hot rows [n, P·C]. */
   encoderMean(x: tf.Tensor2D): tf.Tensor2D {
-    this.assertAlive();
-    return mlp(x, this.encoder, 'silu');
+    return tf.tidy(() => this.posterior(x).mean);
   }
 
   /** Per-position logits [n, P·C] at unstandardised latents u = z·scale. */
@@ -242,10 +256,8 @@ export interface TrainAutoencoderOptions {
   steps: number;
   batchSize?: number;
   learningRate?: number;
-  /** σ: standard deviation of the latent noise (in units of μ, before standardisation). */
-  noise?: number;
-  /** λ: weight of ‖μ(x)‖². */
-  latentPenalty?: number;
+  /** β, the weight of the KL term (default 0.1). */
+  klWeight?: number;
   seed?: number;
   onStep?: (info: TrainStepInfo) => void | Promise<void>;
   signal?: AbortSignal;
@@ -260,7 +272,7 @@ export interface TrainAutoencoderResult {
 
 /**
  * Trains the autoencoder by Adam on L(θ) of the header, then standardises its latents on the training
- * rows. The loss is reported per row (nats summed over positions).
+ * rows. The loss is reported per row (nats: cross-entropy summed over positions plus β·KL).
  */
 export async function trainAutoencoder(options: TrainAutoencoderOptions): Promise<TrainAutoencoderResult> {
   const { autoencoder, classes, steps } = options;
@@ -272,10 +284,9 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
   }
   const batchSize = options.batchSize ?? 256;
   const learningRate = options.learningRate ?? 2e-3;
-  const noise = options.noise ?? 0.1;
-  const penalty = options.latentPenalty ?? 1e-3;
+  const klWeight = options.klWeight ?? 0.1;
   if (!(learningRate > 0)) throw new Error(`learningRate must be positive, got ${learningRate}`);
-  if (!(noise >= 0) || !(penalty >= 0)) throw new Error('noise and latentPenalty must be non-negative');
+  if (!(klWeight >= 0)) throw new Error(`klWeight must be non-negative, got ${klWeight}`);
   const rng: Rng = createRng(options.seed ?? 0);
   const variables = autoencoder.trainableVariables;
   const optimizer = adam(learningRate);
@@ -297,18 +308,17 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
           const x = autoencoder.oneHot(batchClasses, batchSize);
           const value = optimizer.minimize(
             () => {
-              const mu = autoencoder.encoderMean(x);
-              const u = tf.add<tf.Tensor2D>(
-                mu,
-                randomNormal<tf.Rank.R2>(mu.shape, 0, noise, 'float32', noiseSeed),
-              );
+              const { mean, logVariance } = autoencoder.posterior(x);
+              const noise = randomNormal<tf.Rank.R2>(mean.shape, 0, 1, 'float32', noiseSeed);
+              const u = tf.add<tf.Tensor2D>(mean, tf.mul(tf.exp(tf.mul(0.5, logVariance)), noise));
               const logits = tf.reshape(autoencoder.decoderLogits(u), [batchSize, positions, count]);
               const target = tf.reshape(x, [batchSize, positions, count]);
               const crossEntropy = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(logits))));
-              return tf.div<tf.Scalar>(
-                tf.add(crossEntropy, tf.mul(penalty, tf.sum(tf.square(mu)))),
-                batchSize,
+              const kl = tf.mul(
+                0.5,
+                tf.sum(tf.sub(tf.add(tf.square(mean), tf.exp(logVariance)), tf.add(1, logVariance))),
               );
+              return tf.div<tf.Scalar>(tf.add(crossEntropy, tf.mul(klWeight, kl)), batchSize);
             },
             true,
             variables,
@@ -343,7 +353,8 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
 function layerWidths(config: CategoricalAutoencoderConfig): { encoder: number[]; decoder: number[] } {
   const hidden = Array.from({ length: config.layers }, () => config.hidden);
   const width = config.positions * config.classes;
-  return { encoder: [width, ...hidden, config.latent], decoder: [config.latent, ...hidden, width] };
+  // The encoder's last layer gives μ and log σ² side by side.
+  return { encoder: [width, ...hidden, 2 * config.latent], decoder: [config.latent, ...hidden, width] };
 }
 
 function validateConfig(config: CategoricalAutoencoderConfig): void {

@@ -173,6 +173,8 @@ export interface AutoencoderTrainingOptions {
   steps?: number;
   batchSize?: number;
   learningRate?: number;
+  /** β of the autoencoder's KL term (server/engines/autoencoder.ts). */
+  klWeight?: number;
   seed?: number;
   onStep?: (info: TrainStepInfo) => void | Promise<void>;
   signal?: AbortSignal;
@@ -221,6 +223,7 @@ export async function trainSelfiesAutoencoder(
       steps,
       batchSize: options.batchSize,
       learningRate: options.learningRate,
+      klWeight: options.klWeight,
       seed: (options.seed ?? 0) + 1,
       onStep: options.onStep,
       signal: options.signal,

@@ -31,10 +31,33 @@ describe('CategoricalAutoencoder', () => {
     const classes = randomStrings(30, 1);
     const autoencoder = CategoricalAutoencoder.create(config, 2);
     try {
+      const before = tf.memory().numTensors;
       const result = await trainAutoencoder({ autoencoder, classes, steps: 800, batchSize: 64, seed: 3 });
+      // Training leaves no tensor behind (batches, noise, optimiser moments).
+      expect(tf.memory().numTensors).toBe(before);
       expect(result.reconstruction).toBe(1);
       expect(result.finalLoss).toBeLessThan(1);
       expect(Array.from(autoencoder.decode(autoencoder.encode(classes)))).toEqual(Array.from(classes));
+    } finally {
+      autoencoder.dispose();
+    }
+  });
+
+  it("with a heavy KL weight, collapses every posterior to the prior N(0, I) (the KL term's minimiser)", async () => {
+    // KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − 1 − log σ²) is minimised exactly at μ = 0, σ² = 1; at β = 10⁴
+    // the reconstruction term (≤ 8·ln 5 ≈ 13 nats) cannot hold the posteriors away from it.
+    const classes = randomStrings(40, 12);
+    const autoencoder = CategoricalAutoencoder.create(config, 13);
+    try {
+      await trainAutoencoder({ autoencoder, classes, steps: 300, batchSize: 40, klWeight: 1e4, seed: 14 });
+      const { mean, logVariance } = autoencoder.posterior(autoencoder.oneHot(classes, 40));
+      const means = Array.from(mean.dataSync());
+      const variances = Array.from(logVariance.dataSync(), Math.exp);
+      mean.dispose();
+      logVariance.dispose();
+      // Adam at lr 2·10⁻³ settles within a few 10⁻³ of the optimum; 0.05 leaves room for its oscillation.
+      expect(Math.max(...means.map(Math.abs))).toBeLessThan(0.05);
+      expect(Math.max(...variances.map((v) => Math.abs(v - 1)))).toBeLessThan(0.05);
     } finally {
       autoencoder.dispose();
     }
