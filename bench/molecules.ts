@@ -50,8 +50,8 @@ export interface MoleculeBenchOptions {
   priorWeights: [number, number];
   /** Learning rate of the design's inner training. */
   designLearningRate: number;
-  /** Snap each mirror step's samples to their one-hot vertex before training (design.ts). */
-  snapSamples: boolean;
+  /** Snap each mirror step's samples to their molecule's point before training (default: design.ts's). */
+  snapSamples?: boolean;
   /**
    * Pool drawn per mirror step when a reward surrogate scores all but `sampleCount` of it (design.ts);
    * null: no surrogate, the pool is the `sampleCount` scored molecules.

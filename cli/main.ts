@@ -93,9 +93,11 @@ const commands: CliCommand[] = [
     summary: 'Train a SELFIES flow prior on a SMILES library.',
     usage: [
       'tributary train-prior --smiles FILE --out DIR [--steps 2000] [--hidden 512] [--max-length 80]',
-      '                      [--samples 1000] [--seed 0]',
+      '                      [--samples 1000] [--seed 0] [--representation one-hot|latent] [--latent-dim 64]',
+      '                      [--autoencoder-steps 3000]',
       '  Writes DIR/prior.json (flow, vocabulary, training metadata), DIR/samples.csv and DIR/summary.json',
       '  (validity, uniqueness, novelty, internal diversity, filters, properties of the samples).',
+      '  --representation latent trains a SELFIES autoencoder first and the flow in its latent space.',
     ].join('\n'),
     run: (args) => runTrainPriorCommand(args, (message) => new UsageError(message)),
   },
@@ -152,10 +154,11 @@ const commands: CliCommand[] = [
       '  RFM on random 2-D Gaussian-mixture priors: total variation to the exact target per operator.',
       '  Threads default to TRIBUTARY_BLAS_THREADS (the cores available); PyTorch gets the same number.',
       pbrlBenchUsage,
-      'tributary bench molecules [--quick] [--zinc-molecules N] [--prior-steps N] [--reward-weight 5] [--seed S]',
-      '  [--prior-weights 1,1] [--design-steps N] [--design-lr 5e-4] [--snap] [--surrogate-pool N]',
-      '  ZINC and BBBP priors in one SELFIES space; RFM vs best-of-N vs one prior toward QED and easy',
-      '  synthesis; props throughput next to RDKit (shared/peers/rdkit_oracle.py).',
+      'tributary bench molecules [--quick] [--zinc-molecules N] [--prior-steps N] [--reward-weight 30] [--seed S]',
+      '  [--prior-weights 1,0.05] [--design-steps 2000] [--design-lr 2e-3] [--snap|--no-snap] [--surrogate-pool N]',
+      '  [--representation latent|one-hot] [--latent-dim 64] [--autoencoder-steps N]',
+      '  ZINC and BBBP priors in one SELFIES space (by default the latent space of one autoencoder); RFM vs',
+      '  best-of-N vs one prior toward QED and easy synthesis; props throughput next to RDKit.',
       'tributary bench perturbation [--quick]',
       '  Reader throughput (h5ad, MTX), CLIPR AUROC on synthetic screens, LCD vs additive on held-out',
       '  doubles, LCD training steps/s at d = 50 and 300.',
@@ -406,6 +409,7 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
           'design-steps': { type: 'string' },
           'design-lr': { type: 'string' },
           snap: { type: 'boolean' },
+          'no-snap': { type: 'boolean' },
           'surrogate-pool': { type: 'string' },
           representation: { type: 'string' },
           'latent-dim': { type: 'string' },
@@ -416,7 +420,7 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
         allowPositionals: false,
       });
       const quick = values.quick ?? false;
-      const priorWeights = (values['prior-weights'] ?? '1,1').split(',').map(Number);
+      const priorWeights = (values['prior-weights'] ?? '1,0.05').split(',').map(Number);
       if (priorWeights.length !== 2 || !priorWeights.every((a) => Number.isFinite(a) && a > 0)) {
         throw new UsageError('--prior-weights takes two positive numbers, α_ZINC,α_BBBP (e.g. 1,0.05)');
       }
@@ -429,7 +433,7 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
         autoencoderSteps: positiveNumber(
           'autoencoder-steps',
           values['autoencoder-steps'],
-          quick ? 1500 : 4000,
+          quick ? 2500 : 4000,
           true,
         ),
         zincMolecules: positiveNumber(
@@ -441,13 +445,13 @@ async function runBenchCommand(args: string[]): Promise<Summary> {
         priorSteps: positiveNumber('prior-steps', values['prior-steps'], quick ? 600 : 3000, true),
         hidden: 512,
         sampleCount: quick ? 500 : 2000,
-        designSteps: positiveNumber('design-steps', values['design-steps'], quick ? 150 : 400, true),
+        designSteps: positiveNumber('design-steps', values['design-steps'], 2000, true),
         keep: quick ? 200 : 1000,
         seed: flags.integer('seed', values.seed, 0, 0),
-        rewardWeight: positiveNumber('reward-weight', values['reward-weight'], 5),
+        rewardWeight: positiveNumber('reward-weight', values['reward-weight'], 30),
         priorWeights: [priorWeights[0], priorWeights[1]],
-        designLearningRate: positiveNumber('design-lr', values['design-lr'], 5e-4),
-        snapSamples: values.snap ?? false,
+        designLearningRate: positiveNumber('design-lr', values['design-lr'], 2e-3),
+        snapSamples: values.snap ? true : values['no-snap'] ? false : undefined,
         surrogatePool:
           values['surrogate-pool'] === undefined
             ? null

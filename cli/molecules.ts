@@ -217,7 +217,7 @@ export const moleculeDesignFileSchema = z.object({
   steps: z.number().int().min(1).max(100_000).default(400),
   samples: z.number().int().min(1).max(100_000).default(1000),
   /** As the design job's options (server/jobs/moleculeConfig.ts). */
-  snapSamples: z.boolean().default(false),
+  snapSamples: z.boolean().optional(),
   surrogatePool: z.number().int().min(16).max(100_000).optional(),
 });
 

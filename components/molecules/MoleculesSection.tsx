@@ -78,7 +78,7 @@ export function MoleculesSection({ projectId, canEdit }: { projectId: string; ca
         sampleCount: Number(form.get('sampleCount')),
         steps: Number(form.get('steps')),
         samples: Number(form.get('samples')),
-        snapSamples: form.get('snapSamples') === 'on',
+        snapSamples: form.get('snapSamples') === 'on' ? true : undefined,
         surrogatePool: formText(form, 'surrogatePool') ? Number(form.get('surrogatePool')) : undefined,
       },
     });

@@ -45,7 +45,8 @@ export const moleculeDesignConfigSchema = z
     steps: z.number().int().min(1).max(20_000).default(300),
     samples: z.number().int().min(1).max(20_000).default(500),
     /** Train each mirror step on its samples snapped to their one-hot vertex (design.ts). */
-    snapSamples: z.boolean().default(false),
+    /** Default: on for latent priors, off for one-hot ones (design.ts). */
+    snapSamples: z.boolean().optional(),
     /**
      * Molecules drawn per mirror step when a reward surrogate scores all but `sampleCount` of them (the
      * reward calls stay `sampleCount` per step); absent: no surrogate.
