@@ -37,6 +37,57 @@ describe('molecule runs (PGlite)', () => {
       return ['succeeded', 'failed', 'cancelled'].includes(dashboard.run.status) && dashboard;
     }, 120_000);
 
+  it('trains a latent prior (autoencoder, then flow), stores it and designs in its space', async () => {
+    const { id: projectId } = await alice.project.create({ name: 'Latent molecules' });
+    const prior = await finished(
+      alice,
+      (
+        await alice.run.start({
+          projectId,
+          kind: 'molecule-prior',
+          config: {
+            library: { kind: 'smiles', smiles: library },
+            steps: 30,
+            hidden: 32,
+            samples: 40,
+            representation: 'latent',
+            autoencoderSteps: 30,
+            latentDimension: 8,
+          },
+          seed: 3,
+        })
+      ).id,
+    );
+    expect(prior.run.error).toBeNull();
+    const reconstruction = (prior.run.metrics as Record<string, number>).autoencoder_reconstruction;
+    expect(reconstruction).toBeGreaterThanOrEqual(0);
+    expect(reconstruction).toBeLessThanOrEqual(1);
+    expect(prior.artifacts.space).toMatchObject({ representation: 'latent', dimension: 8 });
+    const [stored] = await runtime.db.select().from(models).where(eq(models.runId, prior.run.id));
+    expect(stored.metadata).toMatchObject({ representation: 'latent' });
+
+    const design = await finished(
+      alice,
+      (
+        await alice.run.start({
+          projectId,
+          kind: 'molecule-design',
+          config: {
+            priors: [stored.id],
+            reward: { kind: 'property', property: 'qed' },
+            sampleCount: 32,
+            steps: 5,
+            samples: 20,
+          },
+          seed: 4,
+        })
+      ).id,
+    );
+    expect(design.run.error).toBeNull();
+    expect(design.run.metrics).toMatchObject({ reward_calls: 32 });
+    expect((design.artifacts.molecules as unknown[]).length).toBeGreaterThan(0);
+  });
+
   it('trains a prior, stores it, and designs from it under a reward', async () => {
     const { id: projectId } = await alice.project.create({ name: 'Molecules' });
     const prior = await finished(
