@@ -1,7 +1,8 @@
 /**
  * Molecular priors (server/molecules/prior.ts) and generation metrics (server/molecules/metrics.ts):
  * the one-hot SELFIES relaxation decodes back to the same molecules exactly, the metrics equal their
- * definitions on hand-counted sets, and a prior trained briefly samples valid, decodable molecules.
+ * definitions on hand-counted sets, and a prior trained briefly samples valid, decodable molecules;
+ * latent priors reconstruct their library through the autoencoder and merge only within one space.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTensorBackend } from '../../server/engines/tensor';
