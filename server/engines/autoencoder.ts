@@ -236,7 +236,8 @@ export class CategoricalAutoencoder {
     this.disposed = true;
   }
 
-  private checkClasses(classes: Int32Array): void {
+  /** Throws unless every class index is in 0…C−1. */
+  checkClasses(classes: Int32Array): void {
     for (const c of classes) {
       if (!(c >= 0 && c < this.config.classes)) {
         throw new Error(`class index ${c} outside 0…${this.config.classes - 1}`);
@@ -279,9 +280,7 @@ export async function trainAutoencoder(options: TrainAutoencoderOptions): Promis
   const { positions, classes: count } = autoencoder.config;
   const n = classes.length / positions;
   if (!Number.isInteger(n) || n < 1) throw new Error(`class indices do not split into rows of ${positions}`);
-  for (const c of classes) {
-    if (!(c >= 0 && c < count)) throw new Error(`class index ${c} outside 0…${count - 1}`);
-  }
+  autoencoder.checkClasses(classes);
   const batchSize = options.batchSize ?? 256;
   const learningRate = options.learningRate ?? 2e-3;
   const klWeight = options.klWeight ?? 0.1;

@@ -31,7 +31,9 @@ import { FlowDensity } from '../engines/rfm';
 import {
   CategoricalAutoencoder,
   trainAutoencoder,
+  type CategoricalAutoencoderConfig,
   type CategoricalAutoencoderWeights,
+  type TrainAutoencoderOptions,
   type TrainAutoencoderResult,
 } from '../engines/autoencoder';
 import { createHash, randomUUID } from 'node:crypto';
@@ -166,19 +168,11 @@ export function snapToOneHot(points: Float32Array, symbols: number, halfWidth: n
 /** How a prior's flow sees molecules: relaxed one-hot coordinates, or an autoencoder's latents. */
 export type PriorRepresentation = 'one-hot' | 'latent';
 
-export interface AutoencoderTrainingOptions {
-  /** d, the latent dimension (default 64). */
-  latent?: number;
-  hidden?: number;
-  steps?: number;
-  batchSize?: number;
-  learningRate?: number;
-  /** β of the autoencoder's KL term (server/engines/autoencoder.ts). */
-  klWeight?: number;
-  seed?: number;
-  onStep?: (info: TrainStepInfo) => void | Promise<void>;
-  signal?: AbortSignal;
-}
+/** The engine's training options, plus the network's latent dimension d (default 64) and width. */
+export type AutoencoderTrainingOptions = Partial<
+  Omit<TrainAutoencoderOptions, 'autoencoder' | 'classes'> &
+    Pick<CategoricalAutoencoderConfig, 'latent' | 'hidden'>
+>;
 
 /** A trained autoencoder as priors store it; `id` names the latent space (priors merge only within one). */
 export interface StoredSelfiesAutoencoder {

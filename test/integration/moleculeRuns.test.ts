@@ -36,28 +36,26 @@ describe('molecule runs (PGlite)', () => {
       const dashboard = await caller.run.get({ runId });
       return ['succeeded', 'failed', 'cancelled'].includes(dashboard.run.status) && dashboard;
     }, 120_000);
+  /** Starts a run and waits until it has ended. */
+  const startAndFinish = async (caller: typeof alice, run: Parameters<typeof alice.run.start>[0]) =>
+    finished(caller, (await caller.run.start(run)).id);
 
   it('trains a latent prior (autoencoder, then flow), stores it and designs in its space', async () => {
     const { id: projectId } = await alice.project.create({ name: 'Latent molecules' });
-    const prior = await finished(
-      alice,
-      (
-        await alice.run.start({
-          projectId,
-          kind: 'molecule-prior',
-          config: {
-            library: { kind: 'smiles', smiles: library },
-            steps: 30,
-            hidden: 32,
-            samples: 40,
-            representation: 'latent',
-            autoencoderSteps: 30,
-            latentDimension: 8,
-          },
-          seed: 3,
-        })
-      ).id,
-    );
+    const prior = await startAndFinish(alice, {
+      projectId,
+      kind: 'molecule-prior',
+      config: {
+        library: { kind: 'smiles', smiles: library },
+        steps: 30,
+        hidden: 32,
+        samples: 40,
+        representation: 'latent',
+        autoencoderSteps: 30,
+        latentDimension: 8,
+      },
+      seed: 3,
+    });
     expect(prior.run.error).toBeNull();
     const reconstruction = (prior.run.metrics as Record<string, number>).autoencoder_reconstruction;
     expect(reconstruction).toBeGreaterThanOrEqual(0);
@@ -66,23 +64,18 @@ describe('molecule runs (PGlite)', () => {
     const [stored] = await runtime.db.select().from(models).where(eq(models.runId, prior.run.id));
     expect(stored.metadata).toMatchObject({ representation: 'latent' });
 
-    const design = await finished(
-      alice,
-      (
-        await alice.run.start({
-          projectId,
-          kind: 'molecule-design',
-          config: {
-            priors: [stored.id],
-            reward: { kind: 'property', property: 'qed' },
-            sampleCount: 32,
-            steps: 5,
-            samples: 20,
-          },
-          seed: 4,
-        })
-      ).id,
-    );
+    const design = await startAndFinish(alice, {
+      projectId,
+      kind: 'molecule-design',
+      config: {
+        priors: [stored.id],
+        reward: { kind: 'property', property: 'qed' },
+        sampleCount: 32,
+        steps: 5,
+        samples: 20,
+      },
+      seed: 4,
+    });
     expect(design.run.error).toBeNull();
     expect(design.run.metrics).toMatchObject({ reward_calls: 32 });
     expect((design.artifacts.molecules as unknown[]).length).toBeGreaterThan(0);
@@ -90,17 +83,12 @@ describe('molecule runs (PGlite)', () => {
 
   it('trains a prior, stores it, and designs from it under a reward', async () => {
     const { id: projectId } = await alice.project.create({ name: 'Molecules' });
-    const prior = await finished(
-      alice,
-      (
-        await alice.run.start({
-          projectId,
-          kind: 'molecule-prior',
-          config: { library: { kind: 'smiles', smiles: library }, steps: 40, hidden: 32, samples: 40 },
-          seed: 1,
-        })
-      ).id,
-    );
+    const prior = await startAndFinish(alice, {
+      projectId,
+      kind: 'molecule-prior',
+      config: { library: { kind: 'smiles', smiles: library }, steps: 40, hidden: 32, samples: 40 },
+      seed: 1,
+    });
     expect(prior.run.error).toBeNull();
     expect(prior.run.metrics).toMatchObject({ molecules: library.length });
     // Library statistics: every library molecule's properties (the library is under 1,000), in range.
@@ -118,23 +106,18 @@ describe('molecule runs (PGlite)', () => {
     const [stored] = await runtime.db.select().from(models).where(eq(models.runId, prior.run.id));
     expect(stored.kind).toBe('molecular-prior');
 
-    const design = await finished(
-      alice,
-      (
-        await alice.run.start({
-          projectId,
-          kind: 'molecule-design',
-          config: {
-            priors: [stored.id],
-            reward: { kind: 'property', property: 'qed' },
-            sampleCount: 64,
-            steps: 10,
-            samples: 30,
-          },
-          seed: 2,
-        })
-      ).id,
-    );
+    const design = await startAndFinish(alice, {
+      projectId,
+      kind: 'molecule-design',
+      config: {
+        priors: [stored.id],
+        reward: { kind: 'property', property: 'qed' },
+        sampleCount: 64,
+        steps: 10,
+        samples: 30,
+      },
+      seed: 2,
+    });
     expect(design.run.error).toBeNull();
     expect(design.run.metrics).toMatchObject({ reward_calls: 64 });
     const molecules = design.artifacts.molecules as {
@@ -171,41 +154,31 @@ describe('molecule runs (PGlite)', () => {
     );
     expect(refusedSdf.status).toBe(404);
     const { id: bobProject } = await bob.project.create({ name: 'Bob' });
-    const stolen = await finished(
-      bob,
-      (
-        await bob.run.start({
-          projectId: bobProject,
-          kind: 'molecule-design',
-          config: { priors: [stored.id] },
-        })
-      ).id,
-    );
+    const stolen = await startAndFinish(bob, {
+      projectId: bobProject,
+      kind: 'molecule-design',
+      config: { priors: [stored.id] },
+    });
     expect(stolen.run.status).toBe('failed');
     expect(stolen.run.error).toMatch(/not found in this project/);
     await expect(
       alice.run.start({ projectId, kind: 'molecule-design', config: { priors: ['not-a-uuid'] } }),
     ).rejects.toThrow(/model id/);
     // With a surrogate the reward calls stay those scored per step; the rest of the pool is predicted.
-    const withSurrogate = await finished(
-      alice,
-      (
-        await alice.run.start({
-          projectId,
-          kind: 'molecule-design',
-          config: {
-            priors: [stored.id],
-            reward: { kind: 'property', property: 'qed' },
-            sampleCount: 32,
-            surrogatePool: 128,
-            snapSamples: true,
-            steps: 10,
-            samples: 20,
-          },
-          seed: 3,
-        })
-      ).id,
-    );
+    const withSurrogate = await startAndFinish(alice, {
+      projectId,
+      kind: 'molecule-design',
+      config: {
+        priors: [stored.id],
+        reward: { kind: 'property', property: 'qed' },
+        sampleCount: 32,
+        surrogatePool: 128,
+        snapSamples: true,
+        steps: 10,
+        samples: 20,
+      },
+      seed: 3,
+    });
     expect(withSurrogate.run.error).toBeNull();
     expect(withSurrogate.run.metrics).toMatchObject({ reward_calls: 32 });
     const [iteration] = withSurrogate.artifacts.iterations as { surrogate?: { looR2: number } }[];
